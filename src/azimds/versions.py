@@ -99,7 +99,9 @@ def is_known(version: str) -> bool:
     return version in _INDEX
 
 
-def newest_common(offered: Iterable[str], known: Iterable[str] = INSTANCE_VERSIONS) -> Optional[str]:
+def newest_common(
+    offered: Iterable[str], known: Iterable[str] = INSTANCE_VERSIONS
+) -> Optional[str]:
     """Return the newest version present in both ``offered`` and ``known``, or None."""
     common = set(offered) & set(known)
     return max(common) if common else None

@@ -63,9 +63,16 @@ class VMProfile:
         compute = self.instance["compute"]
         return {
             key: str(compute.get(key, ""))
-            for key in ("name", "vmId", "location", "zone", "vmSize", "resourceGroupName",
-                        "vmScaleSetName")
-        }  # fmt: skip
+            for key in (
+                "name",
+                "vmId",
+                "location",
+                "zone",
+                "vmSize",
+                "resourceGroupName",
+                "vmScaleSetName",
+            )
+        }
 
 
 def default_profile() -> VMProfile:
@@ -105,8 +112,7 @@ def profile_from_mapping(data: Any, source: str = "<mapping>") -> VMProfile:
     unknown = set(data) - PROFILE_KEYS
     if unknown:
         raise ProfileError(
-            f"{source}: unknown top-level key(s) {sorted(unknown)}; "
-            f"allowed: {sorted(PROFILE_KEYS)}"
+            f"{source}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(PROFILE_KEYS)}"
         )
     base = _default_data()
     compute = _merge(base["compute"], _section(data, "compute", source), "compute", source)
@@ -173,8 +179,10 @@ def _merge(base: Dict[str, Any], override: Mapping[str, Any], where: str, source
 def _stringify(node: Any, where: str, source: str) -> Any:
     """Return ``node`` with every scalar as IMDS serves it: a string ("true"/"false" for bools)."""
     if isinstance(node, Mapping):
-        return {str(k): _stringify(v, f"{where}.{k}" if where else str(k), source)
-                for k, v in node.items()}  # fmt: skip
+        return {
+            str(k): _stringify(v, f"{where}.{k}" if where else str(k), source)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_stringify(item, f"{where}[]", source) for item in node]
     if isinstance(node, bool):
