@@ -1,0 +1,103 @@
+"""``make demo``: azimds end to end on the embedded emulator, on loopback, with no Azure VM.
+
+It starts the emulator in-process, then shows real requests and answers: the documented IMDS
+calls, the errors, and what azimds makes of them for each tool.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+import time
+from typing import Callable, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+from .emulator import Emulator, default_profile
+
+PAUSE = 0.25  # stay under IMDS's 5 requests per second, as a real client must
+
+
+def show_request(base_url: str, target: str, headers: Optional[dict[str, str]] = None) -> None:
+    """Send one GET to the emulator and print it as curl would, then the answer."""
+    headers = {"Metadata": "true"} if headers is None else headers
+    shown = " ".join(f"-H {k}:{v}" for k, v in headers.items())
+    print(f'$ curl {shown} "{base_url}{target}"'.replace("  ", " "))
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=5)
+    connection.request("GET", target, headers=headers)
+    response = connection.getresponse()
+    body = response.read().decode("utf-8", "replace")
+    connection.close()
+    print(f"  -> {response.status} {response.reason}")
+    try:
+        pretty = json.dumps(json.loads(body), indent=2)
+    except ValueError:
+        pretty = body
+    lines = pretty.splitlines()
+    for line in lines[:14]:
+        print(f"     {line}")
+    if len(lines) > 14:
+        print(f"     ... ({len(lines) - 14} more lines)")
+    time.sleep(PAUSE)
+
+
+def run_azimds(args: List[str]) -> None:
+    """Run the ``azimds`` command as a user would and print what it prints."""
+    print(f"$ azimds {' '.join(args)}")
+    result = subprocess.run(
+        [sys.executable, "-m", "azimds.cli", *args], capture_output=True, text=True, timeout=120
+    )
+    for line in (result.stdout + result.stderr).rstrip().splitlines()[:24]:
+        print(f"     {line}")
+    print(f"  (exit code {result.returncode})")
+    time.sleep(PAUSE)
+
+
+def heading(text: str) -> None:
+    """Print a section heading."""
+    print(f"\n=== {text}")
+
+
+def raw_requests(emulator: Emulator) -> None:
+    """Show the documented IMDS requests and their answers."""
+    url = emulator.base_url
+    heading("The documented requests, answered by the emulator")
+    show_request(url, "/metadata/instance/compute?api-version=2017-08-01")
+    show_request(url, "/metadata/instance/compute/zone?api-version=2021-02-01&format=text")
+    show_request(url, "/metadata/instance/compute/tags?api-version=2018-10-01&format=text")
+    show_request(
+        url,
+        "/metadata/instance/network/interface/0/ipv4/ipAddress/0/"
+        "privateIpAddress?api-version=2017-08-01&format=text",
+    )
+    heading("Errors, as IMDS answers them")
+    show_request(url, "/metadata/instance")
+    show_request(url, "/metadata/instance?api-version=2021-02-01", headers={})
+    show_request(url, "/metadata/instance/compute/zone?api-version=2021-02-01")
+    show_request(url, "/metadata/instance/compute/nothing?api-version=2021-02-01")
+    heading("Version gating: tagsList exists from 2019-06-04 on")
+    show_request(url, "/metadata/instance/compute/tagsList?api-version=2019-06-01")
+    show_request(url, "/metadata/instance/compute/tagsList?api-version=2019-06-04")
+
+
+SECTIONS: List[Tuple[str, Callable[[Emulator], None]]] = [("raw requests", raw_requests)]
+
+
+def main() -> int:
+    """Run the demo; return the exit code."""
+    profile = default_profile()
+    with Emulator(profile) as emulator:
+        print(
+            f"azimds demo: an emulated VM '{profile.name}' ({profile.vm_id}) answers IMDS at "
+            f"{emulator.base_url}\n(no packet leaves this machine: everything is on loopback)"
+        )
+        for _, section in SECTIONS:
+            section(emulator)
+    print("\nDone. Next: README.md shows each integration on a real VM.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
