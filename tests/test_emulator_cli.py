@@ -1,0 +1,120 @@
+"""`azimds emulator serve|fleet` as a user runs them: real processes, real sockets."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, List
+from urllib.parse import urlsplit
+
+import pytest
+
+AZIMDS = [sys.executable, "-m", "azimds.cli"]
+
+
+@pytest.fixture
+def processes() -> Iterator[List[subprocess.Popen[str]]]:
+    started: List[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def launch(processes: list, *args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [*AZIMDS, "emulator", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    processes.append(process)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    return process, first
+
+
+def get(base_url: str, target: str) -> tuple[int, str]:
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    connection.request("GET", target, headers={"Metadata": "true"})
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+def test_serve_announces_its_url_and_answers(processes: list) -> None:
+    process, first = launch(processes, "serve", "--port", "0")
+    match = re.search(r"at (http://127\.0\.0\.1:\d+)", first)
+    assert match, first
+    status, body = get(match.group(1), "/metadata/instance?api-version=2021-02-01")
+    assert status == 200
+    assert json.loads(body)["compute"]["name"] == "jubilee"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert process.stderr is not None
+    assert "GET /metadata/instance?api-version=2021-02-01" in process.stderr.read()
+
+
+def test_serve_with_a_profile_and_a_scripted_fault(processes: list, tmp_path: Path) -> None:
+    profile = tmp_path / "vm.yaml"
+    profile.write_text("compute:\n  name: web01\n  zone: 3\n")
+    fault = json.dumps({"kind": "status", "status": 503, "times": 1})
+    _, first = launch(
+        processes, "serve", "--port", "0", "--profile", str(profile), "--fault", fault
+    )
+    url = re.search(r"(http://\S+)", first).group(1)  # type: ignore[union-attr]
+    target = "/metadata/instance/compute/zone?api-version=2021-02-01&format=text"
+    assert get(url, target)[0] == 503
+    assert get(url, target) == (200, "3")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "169.254.169.254", "10.0.0.1"])
+def test_serve_refuses_non_loopback_addresses(host: str) -> None:
+    result = subprocess.run(
+        [*AZIMDS, "emulator", "serve", "--host", host, "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "refusing to listen" in result.stderr
+    assert "unshare -rn" in result.stderr
+
+
+def test_serve_reports_a_bad_profile_clearly(tmp_path: Path) -> None:
+    profile = tmp_path / "vm.yaml"
+    profile.write_text("compute: [1, 2]\n")
+    result = subprocess.run(
+        [*AZIMDS, "emulator", "serve", "--profile", str(profile)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "'compute' must be a mapping" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_fleet_writes_a_manifest_and_serves_each_vm(processes: list, tmp_path: Path) -> None:
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text("locations: {westus: 3, eastus: 2}\nseed: 5\n")
+    manifest = tmp_path / "m.json"
+    _, first = launch(processes, "fleet", str(spec), "--manifest", str(manifest), "--quiet")
+    assert "5 VMs" in first
+    vms = json.loads(manifest.read_text())["vms"]
+    assert [vm["location"] for vm in vms] == ["westus"] * 3 + ["eastus"] * 2
+    for vm in vms:
+        target = "/metadata/instance/compute/name?api-version=2021-02-01&format=text"
+        assert get(vm["base_url"], target) == (200, vm["name"])
+
+
+def test_help_explains_how_to_start() -> None:
+    result = subprocess.run(
+        [*AZIMDS, "emulator", "serve", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0
+    assert "curl -H Metadata:true" in result.stdout
+    assert "--allow-address" in result.stdout
