@@ -18,8 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"azimds {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    from . import commands as imds_commands
     from .emulator import cli as emulator_cli
 
+    imds_commands.register(commands)
     emulator_cli.register(commands)
     return parser
 

@@ -1,0 +1,387 @@
+"""The IMDS sub-commands of ``azimds``: get, facts, tags, versions, detect.
+
+Each prints a readable table on a terminal and JSON when piped or asked (``-o json``), and
+returns an exit code; see ``EXIT_CODES`` and docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+from . import versions
+from .client import Client
+from .detect import detect
+from .errors import (
+    AzimdsError,
+    BadRequest,
+    MalformedResponse,
+    NotFound,
+    NotOnAzure,
+    Redirected,
+    Unavailable,
+    VersionNotAvailable,
+)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_NOT_ON_AZURE = 3
+EXIT_UNAVAILABLE = 4
+EXIT_NOT_FOUND = 5
+EXIT_REJECTED = 6
+EXIT_VERSION = 7
+EXIT_BAD_RESPONSE = 8
+
+# Error class -> exit code; the first matching row wins (subclasses before their bases).
+EXIT_CODES: Tuple[Tuple[Type[AzimdsError], int], ...] = (
+    (NotOnAzure, EXIT_NOT_ON_AZURE),
+    (Unavailable, EXIT_UNAVAILABLE),
+    (NotFound, EXIT_NOT_FOUND),
+    (BadRequest, EXIT_REJECTED),
+    (VersionNotAvailable, EXIT_VERSION),
+    (Redirected, EXIT_BAD_RESPONSE),
+    (MalformedResponse, EXIT_BAD_RESPONSE),
+)
+
+EPILOG = """\
+The endpoint is found without network traffic: --endpoint, else AZIMDS_ENDPOINT, else
+http://169.254.169.254 when this machine is an Azure VM (DMI chassis asset tag). Off Azure,
+nothing is sent. AZIMDS_DISABLE=1 turns every request off.
+
+Exit codes: 0 done; 2 usage error; 3 not on Azure (nothing sent); 4 IMDS unavailable (every
+attempt failed or the deadline passed); 5 no such element (404); 6 request rejected (other 4xx);
+7 api-version not available; 8 unusable response (malformed, too large, redirect).
+"""
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(subparsers: Any) -> None:
+    """Add get, facts, tags, versions and detect to the ``azimds`` sub-commands.
+
+    Each parser gets ``handler=``: a function(args) returning the exit code.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="IMDS base URL, e.g. http://127.0.0.1:8169 for the emulator (default: "
+        "AZIMDS_ENDPOINT, or 169.254.169.254 on an Azure VM)",
+    )
+    common.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=90.0,
+        metavar="SECONDS",
+        help="give up after this long, retries included (default: %(default)g)",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print each request to IMDS on stderr (status, time, request id)",
+    )
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        help="table (default on a terminal) or json (default when piped)",
+    )
+
+    def add(
+        name: str, parents: List[argparse.ArgumentParser], summary: str, text: str, handler: Handler
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = subparsers.add_parser(
+            name,
+            parents=parents,
+            help=summary,
+            description=text,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        parser.set_defaults(handler=handler)
+        return parser
+
+    get = add(
+        "get",
+        [common],
+        "print a part of the instance metadata as IMDS serves it",
+        "Print one node of the instance metadata (all of it without PATH), as IMDS serves it.\n\n"
+        "Examples:\n"
+        "  azimds get                         the whole instance document (JSON)\n"
+        "  azimds get compute/zone            one value (a leaf is fetched as text)\n"
+        "  azimds get network/interface/0     array elements are numbered from 0\n"
+        "  azimds get compute --format text   the names under compute, one per line",
+        _run_get,
+    )
+    get.add_argument(
+        "path",
+        nargs="?",
+        default="",
+        metavar="PATH",
+        help="node under /metadata/instance, e.g. compute/vmSize",
+    )
+    get.add_argument(
+        "--format",
+        choices=("json", "text"),
+        help="ask IMDS for json or text (default: json, text for a single value)",
+    )
+    get.add_argument(
+        "--api-version", metavar="V", help="use this api-version instead of negotiating one"
+    )
+
+    facts = add(
+        "facts",
+        [common, output],
+        "print the normalized facts, as Ansible, Salt or cloud-init see them",
+        "Fetch the instance document once, normalize it, and print it in the shape a tool\n"
+        "sees: Ansible facts (azure_imds), Salt grains (azure) or cloud-init metadata.\n"
+        "customData and userData are never printed.\n\n"
+        "Example:\n  azimds facts --for salt -o json",
+        _run_facts,
+    )
+    facts.add_argument(
+        "--for",
+        dest="target",
+        choices=("ansible", "salt", "cloud-init"),
+        default="ansible",
+        help="whose shape (default: %(default)s)",
+    )
+
+    add(
+        "tags",
+        [common, output],
+        "print the VM's Azure tags",
+        "Print the VM's tags (from tagsList when IMDS offers it, else from the tags string;\n"
+        "anything ambiguous in that string is reported on stderr).",
+        _run_tags,
+    )
+    add(
+        "versions",
+        [common, output],
+        "list the api-versions this IMDS offers",
+        "List the api-versions this IMDS offers, whether azimds knows each, and the one\n"
+        "azimds uses (the newest both know).",
+        _run_versions,
+    )
+    add(
+        "detect",
+        [output],
+        "say whether this machine is an Azure VM (sends nothing)",
+        "Say whether azimds would talk to IMDS here, and why. Sends nothing: it reads the\n"
+        "environment (AZIMDS_DISABLE, AZIMDS_ENDPOINT) and the DMI chassis asset tag.\n"
+        "Exits 0 when it would talk to IMDS, 3 when not.",
+        _run_detect,
+    ).add_argument("--endpoint", metavar="URL", help="an explicit IMDS base URL")
+
+
+def _run_get(args: argparse.Namespace) -> int:
+    def work() -> int:
+        client = _client(args, api_version=args.api_version)
+        fmt = args.format or "json"
+        try:
+            node = client.get(args.path, format=fmt)
+        except BadRequest as exc:
+            # A single value (a leaf) is only served as text; ask again that way.
+            if args.format is not None or not args.path or exc.status != 400:
+                raise
+            node = client.get(args.path, format="text")
+            fmt = "text"
+        if fmt == "text":
+            text = str(node.value)
+            sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        else:
+            _print_json(node.value)
+        return EXIT_OK
+
+    return _guarded(work)
+
+
+def _run_facts(args: argparse.Namespace) -> int:
+    def work() -> int:
+        from . import model, shapes
+
+        document = _client(args).instance()
+        instance = model.normalize(document.data, document.api_version)
+        shaper: Dict[str, Callable[[model.Instance], Dict[str, Any]]] = {
+            "ansible": shapes.ansible_facts,
+            "salt": shapes.salt_grains,
+            "cloud-init": shapes.cloud_init_metadata,
+        }
+        facts = shaper[args.target](instance)
+        if _wants_json(args):
+            _print_json(facts)
+        else:
+            _print_table(("FACT", "VALUE"), list(_flatten(facts)))
+        return EXIT_OK
+
+    return _guarded(work)
+
+
+def _run_tags(args: argparse.Namespace) -> int:
+    def work() -> int:
+        from . import model
+
+        document = _client(args).instance()
+        instance = model.normalize(document.data, document.api_version)
+        tags = instance.tags or {}
+        for warning in instance.tag_warnings:
+            print(f"azimds: warning: {warning}", file=sys.stderr)
+        if _wants_json(args):
+            _print_json(tags)
+        elif tags:
+            _print_table(("NAME", "VALUE"), sorted(tags.items(), key=lambda t: t[0].lower()))
+        else:
+            print("(no tags)")
+        return EXIT_OK
+
+    return _guarded(work)
+
+
+def _run_versions(args: argparse.Namespace) -> int:
+    def work() -> int:
+        offered = _client(args).versions()
+        chosen = versions.newest_common(offered)
+        if _wants_json(args):
+            _print_json({"offered": offered, "used": chosen, "azimds_newest": versions.NEWEST})
+            return EXIT_OK
+        rows = [
+            (v, "yes" if versions.is_known(v) else "no", "<- used" if v == chosen else "")
+            for v in offered
+        ]
+        _print_table(("API-VERSION", "KNOWN TO AZIMDS", ""), rows)
+        if chosen is None:
+            print("azimds knows none of these; upgrade azimds.", file=sys.stderr)
+            return EXIT_VERSION
+        return EXIT_OK
+
+    return _guarded(work)
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    def work() -> int:
+        found = detect(args.endpoint)
+        if _wants_json(args):
+            _print_json(found._asdict())
+        else:
+            _print_table(
+                ("", ""),
+                [
+                    ("on Azure", "yes" if found.on_azure else "no"),
+                    ("endpoint", found.endpoint or "-"),
+                    ("decided by", found.source),
+                    ("because", found.reason),
+                ],
+                header=False,
+            )
+        return EXIT_OK if found.on_azure else EXIT_NOT_ON_AZURE
+
+    return _guarded(work)
+
+
+def _client(args: argparse.Namespace, api_version: Optional[str] = None) -> Client:
+    trace = _to_stderr if args.verbose else None
+    return Client(args.endpoint, api_version=api_version, deadline=args.timeout, trace=trace)
+
+
+def _to_stderr(line: str) -> None:
+    print(f"azimds: {line}", file=sys.stderr)
+
+
+def _guarded(work: Callable[[], int]) -> int:
+    """Run ``work``; turn azimds errors into a message on stderr and their exit code."""
+    try:
+        return work()
+    except AzimdsError as exc:
+        print(f"azimds: {exc}", file=sys.stderr)
+        return exit_code(exc)
+    except ValueError as exc:  # a malformed endpoint, api-version or AZIMDS_DISABLE
+        print(f"azimds: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`azimds facts | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def exit_code(error: AzimdsError) -> int:
+    """Return the exit code of ``error`` (``EXIT_BAD_RESPONSE`` for unlisted kinds)."""
+    for kind, code in EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    return EXIT_BAD_RESPONSE
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _wants_json(args: argparse.Namespace) -> bool:
+    if args.output is not None:
+        return bool(args.output == "json")
+    return not sys.stdout.isatty()
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _flatten(value: Any, prefix: str = "") -> Any:
+    """Yield (dotted key, shown value) for every leaf of nested dicts and lists."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        yield prefix, _shown(value)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value == {} or value == []:
+        return "(none)"
+    return str(value)
+
+
+def _print_table(
+    headings: Sequence[str], rows: Sequence[Sequence[Any]], header: bool = True
+) -> None:
+    lines: List[Sequence[str]] = [headings] if header else []
+    lines += [[_printable(str(cell)) for cell in row] for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headings))]
+    for line in lines:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths)]
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+
+
+def _printable(text: str) -> str:
+    """Return ``text`` without control characters, so a value cannot garble the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run only these sub-commands (for tests and ``python -m azimds.commands``)."""
+    parser = argparse.ArgumentParser(prog="azimds")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    register(sub)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

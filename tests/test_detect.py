@@ -1,0 +1,143 @@
+"""Detection decides, before any traffic, whether and where to talk to IMDS."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from azimds.client import Client
+from azimds.detect import AZURE_CHASSIS_ASSET_TAG, DEFAULT_ENDPOINT, detect
+from azimds.errors import NotOnAzure
+
+
+def dmi_dir(tmp_path: Path, tag: str) -> str:
+    directory = tmp_path / "dmi"
+    directory.mkdir(exist_ok=True)
+    (directory / "chassis_asset_tag").write_text(tag + "\n")
+    return str(directory)
+
+
+@pytest.fixture
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every way of opening a socket fail the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_azure_asset_tag_means_talk_to_the_well_known_address(tmp_path: Path) -> None:
+    found = detect(environ={"AZIMDS_DMI_DIR": dmi_dir(tmp_path, AZURE_CHASSIS_ASSET_TAG)})
+    assert found.on_azure
+    assert found.endpoint == DEFAULT_ENDPOINT == "http://169.254.169.254"
+    assert found.source == "dmi"
+
+
+def test_another_asset_tag_means_not_azure_and_says_what_was_read(tmp_path: Path) -> None:
+    found = detect(environ={"AZIMDS_DMI_DIR": dmi_dir(tmp_path, "Default string")})
+    assert not found.on_azure and found.endpoint is None and found.source == "none"
+    assert "'Default string'" in found.reason and AZURE_CHASSIS_ASSET_TAG in found.reason
+
+
+def test_no_dmi_data_means_not_azure(tmp_path: Path) -> None:
+    found = detect(environ={"AZIMDS_DMI_DIR": str(tmp_path / "missing")})
+    assert not found.on_azure
+    assert "cannot read" in found.reason
+
+
+def test_an_endpoint_argument_implies_talk_to_it(tmp_path: Path) -> None:
+    env = {"AZIMDS_DMI_DIR": str(tmp_path), "AZIMDS_ENDPOINT": "http://127.0.0.1:2"}
+    found = detect("http://127.0.0.1:1", environ=env)
+    assert (found.on_azure, found.endpoint, found.source) == (
+        True,
+        "http://127.0.0.1:1",
+        "argument",
+    )
+
+
+def test_the_environment_endpoint_implies_talk_to_it(tmp_path: Path) -> None:
+    found = detect(
+        environ={"AZIMDS_DMI_DIR": str(tmp_path), "AZIMDS_ENDPOINT": "http://127.0.0.1:2"}
+    )
+    assert (found.on_azure, found.endpoint, found.source) == (
+        True,
+        "http://127.0.0.1:2",
+        "environment",
+    )
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on"])
+def test_disable_wins_over_everything(tmp_path: Path, value: str) -> None:
+    env = {
+        "AZIMDS_DISABLE": value,
+        "AZIMDS_ENDPOINT": "http://127.0.0.1:2",
+        "AZIMDS_DMI_DIR": dmi_dir(tmp_path, AZURE_CHASSIS_ASSET_TAG),
+    }
+    found = detect("http://127.0.0.1:1", environ=env)
+    assert (found.on_azure, found.source) == (False, "disabled")
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "No", "off"])
+def test_disable_set_to_false_is_ignored(tmp_path: Path, value: str) -> None:
+    found = detect("http://127.0.0.1:1", environ={"AZIMDS_DISABLE": value})
+    assert found.on_azure
+
+
+def test_disable_with_an_unclear_value_is_an_error() -> None:
+    with pytest.raises(ValueError, match="AZIMDS_DISABLE"):
+        detect(environ={"AZIMDS_DISABLE": "maybe"})
+
+
+def test_detection_reads_os_environ_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AZIMDS_DMI_DIR", dmi_dir(tmp_path, AZURE_CHASSIS_ASSET_TAG))
+    monkeypatch.delenv("AZIMDS_ENDPOINT", raising=False)
+    monkeypatch.delenv("AZIMDS_DISABLE", raising=False)
+    assert detect().source == "dmi"
+
+
+def test_off_azure_the_client_answers_without_opening_a_socket(
+    tmp_path: Path, no_sockets: None
+) -> None:
+    client = Client(environ={"AZIMDS_DMI_DIR": dmi_dir(tmp_path, "No Asset Tag")})
+    assert not client.on_azure
+    for call in (client.instance, client.get, client.versions):
+        with pytest.raises(NotOnAzure, match="Nothing was sent") as caught:
+            call()
+        assert "No Asset Tag" in caught.value.reason
+
+
+def test_disabled_the_client_answers_without_opening_a_socket(no_sockets: None) -> None:
+    client = Client("http://127.0.0.1:1", environ={"AZIMDS_DISABLE": "1"})
+    with pytest.raises(NotOnAzure, match="AZIMDS_DISABLE"):
+        client.instance()
+
+
+def test_off_azure_with_the_real_environment_and_no_dmi_opens_no_socket(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_sockets: None
+) -> None:
+    monkeypatch.setenv("AZIMDS_DMI_DIR", str(tmp_path / "nothing-here"))
+    monkeypatch.delenv("AZIMDS_ENDPOINT", raising=False)
+    monkeypatch.delenv("AZIMDS_DISABLE", raising=False)
+    with pytest.raises(NotOnAzure):
+        Client().instance()
+
+
+def test_off_azure_answer_takes_under_5_ms(tmp_path: Path) -> None:
+    env = {"AZIMDS_DMI_DIR": dmi_dir(tmp_path, "Default string")}
+    timings = []
+    for _ in range(50):
+        started = time.perf_counter()
+        with contextlib.suppress(NotOnAzure):
+            Client(environ=env).instance()
+        timings.append(time.perf_counter() - started)
+    assert statistics.median(timings) < 0.005
