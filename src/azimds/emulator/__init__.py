@@ -1,19 +1,32 @@
-"""A faithful Azure IMDS emulator: profiles, faults, fleets, in-process or as a server."""
+"""A faithful Azure IMDS emulator: profiles, faults, fleets, in-process or as a server.
 
-from .faults import Fault, FaultError
-from .profile import ProfileError, VMProfile, default_profile, load_profile, profile_from_mapping
-from .server import VM, BindRefused, Emulator, RequestRecord
+Names are imported on first use, so that ``azimds`` sub-commands that never start the
+emulator do not pay for asyncio and YAML at start-up.
+"""
 
-__all__ = [
-    "VM",
-    "BindRefused",
-    "Emulator",
-    "Fault",
-    "FaultError",
-    "ProfileError",
-    "RequestRecord",
-    "VMProfile",
-    "default_profile",
-    "load_profile",
-    "profile_from_mapping",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "VM": "server",
+    "BindRefused": "server",
+    "Emulator": "server",
+    "RequestRecord": "server",
+    "Fault": "faults",
+    "FaultError": "faults",
+    "ProfileError": "profile",
+    "VMProfile": "profile",
+    "default_profile": "profile",
+    "load_profile": "profile",
+    "profile_from_mapping": "profile",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'azimds.emulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -9,12 +9,11 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
-from .faults import FaultError, fault_from_mapping
-from .fleet import load_fleet
-from .profile import ProfileError, VMProfile, default_profile, load_profile
-from .server import BindRefused, Emulator
+if TYPE_CHECKING:  # the handlers import these when they run, keeping `azimds --help` fast
+    from .profile import VMProfile
+    from .server import Emulator
 
 DEFAULT_PORT = 8169
 
@@ -129,6 +128,9 @@ def _add_bind_arguments(parser: argparse.ArgumentParser, default_port: int) -> N
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .faults import FaultError, fault_from_mapping
+    from .profile import ProfileError, default_profile, load_profile
+
     try:
         profile = load_profile(args.profile) if args.profile else default_profile()
         faults = [fault_from_mapping(json.loads(text)) for text in args.fault]
@@ -151,6 +153,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _fleet(args: argparse.Namespace) -> int:
+    from .fleet import load_fleet
+    from .profile import ProfileError
+
     try:
         profiles = load_fleet(args.source)
     except ProfileError as exc:
@@ -171,6 +176,8 @@ def _fleet(args: argparse.Namespace) -> int:
 def _build(
     args: argparse.Namespace, profiles: List[VMProfile], addressing: str = "ports"
 ) -> Optional[Emulator]:
+    from .server import BindRefused, Emulator
+
     try:
         return Emulator(
             profiles,
