@@ -19,9 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     from . import commands as imds_commands
+    from .attest import cli as attest_cli
     from .emulator import cli as emulator_cli
 
     imds_commands.register(commands)
+    attest_cli.register(commands)
     emulator_cli.register(commands)
     return parser
 

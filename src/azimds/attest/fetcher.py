@@ -1,0 +1,85 @@
+"""Fetching an attested document from an IMDS base URL, with a fresh nonce by default."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+from . import _http
+from .errors import FetchError
+from .nonce import check_nonce, new_nonce
+
+# The api-version asked for by default: the first to sign every field (licenseType).
+DEFAULT_API_VERSION = "2020-09-01"
+DEFAULT_TIMEOUT = 5.0
+MAX_RESPONSE_BYTES = 256 * 1024
+ATTESTED_PATH = "/metadata/attested/document"
+
+
+@dataclass(frozen=True)
+class FetchedDocument:
+    """An attested-document response and the request it answers."""
+
+    response: Dict[str, str]  # {"encoding": "pkcs7", "signature": "<base64>"}
+    nonce: str
+    url: str
+
+
+def fetch(
+    base_url: str,
+    *,
+    nonce: Optional[str] = None,
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> FetchedDocument:
+    """Return the attested document served at ``base_url`` (e.g. ``http://127.0.0.1:8080``).
+
+    A fresh unpredictable nonce is generated unless ``nonce`` is given. The request carries
+    ``Metadata: true`` and goes straight to ``base_url``: no proxy, no redirect.
+
+    Raises:
+        NonceError: ``nonce`` breaks the rule (1 to 32 letters and digits).
+        FetchError: the request failed, the status was not 200, or the body is not a JSON
+            object with string ``encoding`` and ``signature``.
+    """
+    chosen = check_nonce(nonce) if nonce is not None else new_nonce()
+    url = attested_url(base_url, chosen, api_version)
+    try:
+        reply = _http.get(
+            url, headers={"Metadata": "true"}, timeout=timeout, max_bytes=MAX_RESPONSE_BYTES
+        )
+    except _http.HTTPGetError as exc:
+        raise FetchError(str(exc)) from None
+    if reply.status != 200:
+        raise FetchError(f"GET {url} answered {reply.status}: {_error_text(reply.body)}")
+    try:
+        body = json.loads(reply.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise FetchError(f"GET {url} did not answer JSON: {_error_text(reply.body)}") from None
+    if not (
+        isinstance(body, dict)
+        and isinstance(body.get("encoding"), str)
+        and isinstance(body.get("signature"), str)
+    ):
+        raise FetchError(f"GET {url} answered JSON without string 'encoding' and 'signature'")
+    return FetchedDocument(response=body, nonce=chosen, url=url)
+
+
+def attested_url(base_url: str, nonce: str, api_version: str = DEFAULT_API_VERSION) -> str:
+    """Return the attested-document URL under ``base_url`` for ``nonce`` and ``api_version``.
+
+    Raises:
+        FetchError: ``base_url`` is not an http(s) URL.
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FetchError(f"the endpoint {base_url!r} is not an http(s) URL")
+    query = urllib.parse.urlencode({"api-version": api_version, "nonce": nonce})
+    return f"{base_url.rstrip('/')}{ATTESTED_PATH}?{query}"
+
+
+def _error_text(body: bytes) -> str:
+    text = body[:300].decode("utf-8", errors="replace").strip()
+    return text or "(empty body)"
