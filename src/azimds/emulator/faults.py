@@ -92,7 +92,7 @@ def fault_from_mapping(data: Mapping[str, Any]) -> Fault:
             location=str(data.get("location", "http://127.0.0.1:9/elsewhere")),
             retry_after=None if data.get("retry_after") is None else float(data["retry_after"]),
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e999)
         raise FaultError(
             f"fault {dict(data)!r}: status/times/bytes must be integers, "
             "seconds/delay/retry_after numbers"
@@ -112,10 +112,13 @@ def _check(fault: Fault) -> None:
         raise FaultError("a 'latency' fault needs delay in seconds, above 0 and at most 600")
     if fault.times is not None and fault.times < 1:
         raise FaultError("fault 'times' must be at least 1 (leave it out for 'until cleared')")
-    if fault.seconds is not None and fault.seconds <= 0:
+    if fault.seconds is not None and not fault.seconds > 0:  # also NaN
         raise FaultError("fault 'seconds' must be above 0")
-    if fault.kind == "oversized" and not 1 <= fault.bytes <= 256 * 1024 * 1024:
-        raise FaultError("an 'oversized' fault needs bytes between 1 and 256 MiB")
+    if fault.kind == "oversized" and not 14 <= fault.bytes <= 256 * 1024 * 1024:
+        # 14 bytes is the smallest body it sends: {"padding":""}
+        raise FaultError("an 'oversized' fault needs bytes between 14 and 256 MiB")
+    if not fault.location.isprintable():
+        raise FaultError("fault 'location' must not contain control characters (CR, LF, ...)")
 
 
 class FaultBook:

@@ -122,9 +122,9 @@ class IMDSProtocol(asyncio.Protocol):
             HTTPError: the request is malformed or too large.
         """
         end = self.buffer.find(b"\r\n\r\n")
+        if end > MAX_HEAD or (end < 0 and len(self.buffer) > MAX_HEAD):
+            raise HTTPError(431, "Request header fields too large")
         if end < 0:
-            if len(self.buffer) > MAX_HEAD:
-                raise HTTPError(431, "Request header fields too large")
             return None
         started = time.perf_counter()
         head = bytes(self.buffer[:end]).decode("latin-1")
@@ -149,11 +149,11 @@ class IMDSProtocol(asyncio.Protocol):
         if "transfer-encoding" in headers:
             raise HTTPError(501, "Transfer-Encoding is not supported; send Content-Length")
         length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):  # not a superscript digit
             raise HTTPError(400, "Bad request. Content-Length must be a number")
-        length = int(length_text)
-        if length > MAX_BODY:
+        if len(length_text) > 9 or int(length_text) > MAX_BODY:  # int() refuses 4300+ digits
             raise HTTPError(413, f"Request body too large (limit {MAX_BODY} bytes)")
+        length = int(length_text)
         if len(self.buffer) < end + 4 + length:
             return None
         body = bytes(self.buffer[end + 4 : end + 4 + length])
@@ -221,7 +221,7 @@ class IMDSProtocol(asyncio.Protocol):
             head.append(b"Connection: close\r\n")
         head.append(b"\r\n")
         if truncate:
-            body = body[: max(1, len(body) // 2)]
+            body = body[: len(body) // 2]  # a 1-byte body loses its byte
             close = True
         transport.write(b"".join(head) + (b"" if method == "HEAD" else body))
         if isinstance(request, Request):

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import yaml
 
 from .. import versions
+from .faults import FaultError, fault_from_mapping
 
 PROFILE_KEYS = frozenset(
     {"compute", "network", "loadbalancer", "api_versions", "rate_limit", "faults", "attested"}
@@ -115,11 +116,12 @@ def profile_from_mapping(data: Any, source: str = "<mapping>") -> VMProfile:
             f"{source}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(PROFILE_KEYS)}"
         )
     base = _default_data()
-    compute = _merge(base["compute"], _section(data, "compute", source), "compute", source)
+    override = _section(data, "compute", source)
+    compute = _merge(base["compute"], override, "compute", source)
     network = _section(data, "network", source) or base["network"]
     instance = {"compute": compute, "network": network}
     instance = _stringify(instance, "", source)
-    _set_tags(instance["compute"], source)
+    _set_tags(instance["compute"], "tagsList" in override, source)
     instance["compute"] = dict(sorted(instance["compute"].items()))  # IMDS serves keys sorted
     _check_required(instance, source)
 
@@ -134,7 +136,7 @@ def profile_from_mapping(data: Any, source: str = "<mapping>") -> VMProfile:
         loadbalancer=loadbalancer,
         api_versions=_api_versions(data.get("api_versions"), source),
         rate_limit=_rate_limit(data.get("rate_limit"), source),
-        faults=tuple(_list_of_mappings(data.get("faults"), "faults", source)),
+        faults=tuple(_faults(data.get("faults"), source)),
         attested=dict(_section(data, "attested", source)),
         source=source,
     )
@@ -194,11 +196,11 @@ def _stringify(node: Any, where: str, source: str) -> Any:
     raise ProfileError(f"{source}: '{where}' has a value of type {type(node).__name__}")
 
 
-def _set_tags(compute: Dict[str, Any], source: str) -> None:
+def _set_tags(compute: Dict[str, Any], list_given: bool, source: str) -> None:
     tags = compute.get("tags")
     if isinstance(tags, Mapping):
         compute["tagsList"] = [{"name": str(k), "value": str(v)} for k, v in tags.items()]
-    elif isinstance(tags, str) and tags and "tagsList" not in compute:
+    elif isinstance(tags, str) and tags and not list_given:  # not the default's tagsList
         raise ProfileError(f"{source}: give tags as a mapping or as tagsList, not as a string")
     tags_list = compute.get("tagsList", [])
     if not isinstance(tags_list, list) or not all(
@@ -225,16 +227,22 @@ def _api_versions(value: Any, source: str) -> Tuple[str, ...]:
     if value is None:
         return versions.INSTANCE_VERSIONS
     if isinstance(value, Mapping):  # {oldest: ..., newest: ...}
+        extra = sorted(str(key) for key in value if key not in ("oldest", "newest"))
+        if extra:
+            raise ProfileError(
+                f"{source}: 'api_versions' takes oldest and newest only, not {extra}"
+            )
         oldest = str(value.get("oldest", versions.OLDEST))
         newest = str(value.get("newest", versions.NEWEST))
+        named = [oldest, newest]
         chosen = versions.versions_between(oldest, newest)
     elif isinstance(value, list):
-        chosen = [str(v) for v in value]
+        chosen = named = [str(v) for v in value]
     else:
         raise ProfileError(
             f"{source}: 'api_versions' must be a list of versions or {{oldest:, newest:}}"
         )
-    unknown = [v for v in chosen if not versions.is_known(v)]
+    unknown = [v for v in named if not versions.is_known(v)]
     if unknown or not chosen:
         raise ProfileError(
             f"{source}: 'api_versions' names no known version or unknown ones {unknown}; "
@@ -256,13 +264,23 @@ def _rate_limit(value: Any, source: str) -> RateLimit:
             requests=int(value.get("requests", 5)),
             per_seconds=float(value.get("per_seconds", 1.0)),
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: requests: .inf
         raise ProfileError(
             f"{source}: 'rate_limit' needs integer requests and numeric per_seconds"
         ) from None
-    if limit.requests < 1 or limit.per_seconds <= 0:
+    if limit.requests < 1 or not limit.per_seconds > 0:  # also NaN
         raise ProfileError(f"{source}: 'rate_limit' needs requests >= 1 and per_seconds > 0")
     return limit
+
+
+def _faults(value: Any, source: str) -> List[Dict[str, Any]]:
+    specs = _list_of_mappings(value, "faults", source)
+    for index, spec in enumerate(specs):
+        try:
+            fault_from_mapping(spec)
+        except FaultError as exc:
+            raise ProfileError(f"{source}: 'faults[{index}]': {exc}") from None
+    return specs
 
 
 def _list_of_mappings(value: Any, key: str, source: str) -> List[Dict[str, Any]]:

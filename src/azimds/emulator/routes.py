@@ -186,7 +186,13 @@ def _walk(node: Any, segments: List[str]) -> Tuple[bool, Any]:
     for segment in segments:
         if isinstance(node, dict) and segment in node:
             node = node[segment]
-        elif isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
+        elif (
+            isinstance(node, list)
+            and segment.isascii()  # not a superscript two (int() fails) or an Arabic-Indic zero
+            and segment.isdigit()
+            and len(segment) < 10  # int() refuses more than 4300 digits
+            and int(segment) < len(node)
+        ):
             node = node[int(segment)]
         else:
             return False, None

@@ -194,7 +194,7 @@ class VM:
     def _post_faults(self, request: Request) -> Response:
         try:
             payload = json.loads(request.body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: [[[[...
             return error(400, "Bad request. Send a JSON fault object or a list of them")
         specs = payload if isinstance(payload, list) else [payload]
         try:

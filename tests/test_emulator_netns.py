@@ -1,0 +1,120 @@
+"""The emulator at the real IMDS address, 169.254.169.254:80, inside a private network namespace.
+
+NETWORK RULE: nothing is ever sent to 169.254.169.254 or any non-loopback address from the
+test process. The emulator, the wait for it and the curl all run inside the namespace that
+``unshare -rn`` creates for the one shell command; that namespace has only its own loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+import azimds
+from azimds.emulator.profile import profile_from_mapping
+from azimds.emulator.server import BindRefused, Emulator
+from emulator_support import no_proxy_env
+
+SERVE = textwrap.dedent(
+    """
+    import time
+    from azimds.emulator import Emulator
+    with Emulator(host="169.254.169.254", port=80, allow_any_address=True) as emulator:
+        print(emulator.base_url, flush=True)
+        time.sleep(60)  # the shell below kills it long before
+    """
+)
+
+
+def _unshare_unavailable() -> Optional[str]:
+    if shutil.which("unshare") is None:
+        return "unshare is not installed"
+    if shutil.which("curl") is None or shutil.which("ip") is None:
+        return "curl and ip (iproute2) are needed inside the namespace"
+    try:
+        done = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare -rn true failed: {exc}"
+    if done.returncode != 0:
+        return f"unshare -rn true failed: {done.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+@pytest.mark.netns
+def test_emulator_at_169_254_169_254_inside_a_private_namespace(tmp_path: Path) -> None:
+    reason = _unshare_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    python = shlex.quote(sys.executable)
+    script = f"""
+set -e
+ip link set lo up
+ip addr add 169.254.169.254/32 dev lo
+{python} -c {shlex.quote(SERVE)} > serve.out 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+i=0
+until grep -q '^http://169.254.169.254$' serve.out; do
+    i=$((i + 1))
+    if [ $i -gt 300 ]; then echo "emulator did not start:" >&2; cat serve.out >&2; exit 3; fi
+    sleep 0.05
+done
+curl -s -H Metadata:true "http://169.254.169.254/metadata/instance?api-version=2017-08-01"
+"""
+    env = no_proxy_env()
+    # The python inside imports azimds from where this test imported it.
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(azimds.__file__).parents[1]), env.get("PYTHONPATH")])
+    )
+    done = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", script],
+        capture_output=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    document = json.loads(done.stdout)
+    assert set(document) == {"compute", "network"}
+    assert document["compute"]["vmId"] == "13f56399-bd52-4150-9748-7190aae1ff21"
+    assert document["compute"]["tags"] == "Department:IT;Environment:Prod;Role:WorkerRole"
+    assert "zone" not in document["compute"]  # 2017-12-01 field, not served at 2017-08-01
+    interface = document["network"]["interface"][0]
+    assert interface["ipv4"]["ipAddress"][0]["privateIpAddress"] == "10.1.2.5"
+
+
+@pytest.mark.parametrize(
+    "host", ["169.254.169.254", "0.0.0.0", "::", "10.0.0.1", "192.168.1.1", "example.com"]
+)
+def test_binding_beyond_loopback_is_refused(host: str) -> None:
+    with pytest.raises(BindRefused, match=r"loopback|127\.0\.0\.1"):
+        Emulator(host=host)
+
+
+def test_refused_before_anything_listens() -> None:
+    emulator: Optional[Emulator] = None
+    with pytest.raises(BindRefused):
+        emulator = Emulator(host="169.254.169.254", port=80)
+    assert emulator is None
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"])
+def test_loopback_is_allowed(host: str) -> None:
+    with Emulator(host=host, rate_limit=False) as emulator:
+        assert host in emulator.base_url
+
+
+def test_addresses_mode_refuses_to_run_past_loopback() -> None:
+    profiles = [profile_from_mapping({"compute": {"name": f"vm{i}"}}) for i in range(3)]
+    # 127.255.255.254, 127.255.255.255, then 128.0.0.0: not loopback any more.
+    with pytest.raises(BindRefused, match=r"128\.0\.0\.0"):
+        Emulator(profiles, host="127.255.255.254", addressing="addresses")
