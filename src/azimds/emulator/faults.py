@@ -97,11 +97,16 @@ def fault_from_mapping(data: Mapping[str, Any]) -> Fault:
             f"fault {dict(data)!r}: status/times/bytes must be integers, "
             "seconds/delay/retry_after numbers"
         ) from None
-    _check(fault)
+    validate_fault(fault)
     return fault
 
 
-def _check(fault: Fault) -> None:
+def validate_fault(fault: Fault) -> None:
+    """Check a fault's fields, however it was made.
+
+    Raises:
+        FaultError: a field is out of range; the message says which and what is allowed.
+    """
     if not fault.path.startswith("/"):
         raise FaultError(f"fault path {fault.path!r} must start with '/'")
     if fault.kind == "status" and not 400 <= fault.status <= 599:
@@ -110,6 +115,8 @@ def _check(fault: Fault) -> None:
         raise FaultError("a 'redirect' fault needs status 301, 302, 303, 307 or 308")
     if fault.kind == "latency" and not 0 < fault.delay <= 600:
         raise FaultError("a 'latency' fault needs delay in seconds, above 0 and at most 600")
+    if fault.retry_after is not None and not 0 <= fault.retry_after <= 86400:  # also NaN
+        raise FaultError("fault 'retry_after' must be seconds between 0 and 86400")
     if fault.times is not None and fault.times < 1:
         raise FaultError("fault 'times' must be at least 1 (leave it out for 'until cleared')")
     if fault.seconds is not None and not fault.seconds > 0:  # also NaN

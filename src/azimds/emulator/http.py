@@ -26,6 +26,7 @@ LOG = logging.getLogger("azimds.emulator")
 
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
+IDLE_SECONDS = 120.0  # a connection silent this long is closed
 _REASONS = {
     200: "OK",
     301: "Moved Permanently",
@@ -94,12 +95,27 @@ class IMDSProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "-"
         self.vm.connections.add(self)
+        self.loop = asyncio.get_running_loop()
+        self.last_activity = self.loop.time()
+        self.loop.call_later(IDLE_SECONDS, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        """Close a connection that sent nothing for IDLE_SECONDS (slow or stalled clients)."""
+        if self.closing or self.transport is None:
+            return
+        quiet = self.loop.time() - self.last_activity
+        if quiet >= IDLE_SECONDS and not self.busy:
+            self.closing = True
+            self.transport.close()
+        else:
+            self.loop.call_later(max(1.0, IDLE_SECONDS - quiet), self._close_if_idle)
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closing = True
         self.vm.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
+        self.last_activity = self.loop.time()
         self.buffer += data
         self._process()
 
@@ -169,7 +185,23 @@ class IMDSProtocol(asyncio.Protocol):
         return request, keep_alive, started
 
     def _serve(self, request: Request, keep_alive: bool, started: float) -> None:
-        outcome = self.vm.respond(request)
+        try:
+            outcome = self.vm.respond(request)
+        except Exception:  # a bug of ours must not drop the connection without an answer
+            LOG.exception(
+                "%s: error while answering %s %s",
+                self.vm.name,
+                request.method,
+                _printable(request.path),
+            )
+            self._reply(
+                error(500, "Internal server error. The emulator failed; see its log"),
+                request.method,
+                request,
+                started,
+                close=True,
+            )
+            return
         fault = outcome.fault
         if fault is not None and fault.kind == "latency":
             self.busy = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime
 import functools
 import ipaddress
 import json
@@ -17,9 +18,24 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Union,
+)
 
-from .faults import Fault, FaultBook, FaultError, fault_from_mapping
+if TYPE_CHECKING:
+    from .attested import AttestationCA
+
+from .faults import Fault, FaultBook, FaultError, fault_from_mapping, validate_fault
 from .http import IMDSProtocol
 from .profile import RateLimit, VMProfile, default_profile
 from .routes import JSON_TYPE, Request, Response, VMRoutes, error, json_response
@@ -73,13 +89,57 @@ class RateLimiter:
         return True
 
 
+class CertificateAuthority:
+    """The emulator's test CA for attested documents, made on first use and shared by its VMs.
+
+    Making one costs a few hundred milliseconds of RSA key generation, which an emulator that
+    never signs should not pay. Nothing trusts it by default: fetch its root from
+    ``/azimds/attested/root.pem`` (or ``Emulator.attestation_root_pem()``) to trust it.
+    """
+
+    def __init__(self) -> None:
+        self._ca: Optional[AttestationCA] = None
+        self._lock = threading.Lock()
+
+    def get(self) -> AttestationCA:
+        """Return the CA, creating it on first use."""
+        with self._lock:
+            if self._ca is None:
+                from .attested import AttestationCA
+
+                self._ca = AttestationCA()
+            return self._ca
+
+    def serve(self, path: str) -> Response:
+        """Answer a control-API request for the CA's root or intermediate certificate."""
+        from . import attested
+
+        ca = self.get()
+        files = {
+            attested.ROOT_PEM_PATH: (ca.root_pem, "application/x-pem-file"),
+            attested.INTERMEDIATE_PEM_PATH: (ca.intermediate_pem, "application/x-pem-file"),
+            attested.INTERMEDIATE_DER_PATH: (ca.intermediate_der, "application/pkix-cert"),
+        }
+        if path not in files:
+            return error(404, f"Not found. Certificates: {', '.join(sorted(files))}")
+        produce, content_type = files[path]
+        return Response(200, produce(), content_type)
+
+
 class VM:
     """One emulated VM: routes, rate limit, faults, journal and control API."""
 
-    def __init__(self, profile: VMProfile, clock: Clock, rate_limit: Optional[bool]) -> None:
+    def __init__(
+        self,
+        profile: VMProfile,
+        clock: Clock,
+        rate_limit: Optional[bool],
+        authority: Optional[CertificateAuthority] = None,
+    ) -> None:
         self.profile = profile
         self.name = profile.name
-        self.routes = VMRoutes(profile)
+        self.authority = authority or CertificateAuthority()
+        self.routes = VMRoutes(profile, attested=self._attested)
         limit = profile.rate_limit
         if rate_limit is not None:
             limit = RateLimit(rate_limit, limit.requests, limit.per_seconds)
@@ -98,13 +158,31 @@ class VM:
         Raises:
             FaultError: the description is invalid.
         """
-        fault = spec if isinstance(spec, Fault) else fault_from_mapping(spec)
+        if isinstance(spec, Fault):
+            validate_fault(spec)
+            fault = spec
+        else:
+            fault = fault_from_mapping(spec)
         self.faults.add(fault)
         return fault
 
     def clear_faults(self) -> None:
         """Forget every scripted fault."""
         self.faults.clear()
+
+    def _attested(self, version: str, nonce: Optional[str]) -> Response:
+        """Answer /metadata/attested/document: sign this VM's content with the test CA."""
+        from . import attested
+
+        status, body = attested.answer(
+            self.authority.get(),
+            self.profile.instance,
+            version,
+            nonce,
+            now=datetime.datetime.now(datetime.timezone.utc),
+            ca_issuers_url=self.base_url + attested.INTERMEDIATE_DER_PATH,
+        )
+        return json_response(status, body)
 
     @property
     def requests(self) -> List[RequestRecord]:
@@ -166,6 +244,8 @@ class VM:
                     "profile": self.profile.source,
                 },
             )
+        if path.startswith("/azimds/attested/") and method == "GET":
+            return self.authority.serve(path)
         if path == "/azimds/faults":
             if method == "GET":
                 return json_response(200, {"faults": self.faults.listing()})
@@ -230,6 +310,11 @@ def check_bind_address(host: str, allow_any_address: bool) -> None:
         address = ipaddress.ip_address(host)
     except ValueError:
         raise BindRefused(f"bind address {host!r} is not an IP address; use 127.0.0.1") from None
+    if address.is_unspecified:
+        raise BindRefused(
+            f"refusing to listen on {host}: that is every interface of this machine, and the "
+            "emulator's control API has no authentication; use 127.0.0.1"
+        )
     if not address.is_loopback and not allow_any_address:
         raise BindRefused(
             f"refusing to listen on {host}: the emulator serves loopback only. The one legitimate "
@@ -266,7 +351,8 @@ class Emulator:
         if addressing not in ("ports", "addresses"):
             raise ValueError("addressing must be 'ports' or 'addresses'")
         check_bind_address(host, allow_any_address)
-        self.vms = [VM(p, clock, rate_limit) for p in profiles]
+        self.authority = CertificateAuthority()
+        self.vms = [VM(p, clock, rate_limit, self.authority) for p in profiles]
         self._binds = _plan_binds(host, port, addressing, len(self.vms), allow_any_address)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -296,6 +382,10 @@ class Emulator:
     def clear_faults(self) -> None:
         """Forget the first VM's scripted faults."""
         self.vm.clear_faults()
+
+    def attestation_root_pem(self) -> bytes:
+        """Return the root certificate (PEM) of this emulator's attestation test CA."""
+        return self.authority.get().root_pem()
 
     # -- life cycle -------------------------------------------------------------------
 
