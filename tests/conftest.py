@@ -46,8 +46,8 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 def loopback_only() -> Iterator[None]:
     """Refuse non-loopback connections and hide the host's DMI data for the whole run."""
     os.environ["AZIMDS_DMI_DIR"] = "/nonexistent/azimds-tests-have-no-dmi"
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]

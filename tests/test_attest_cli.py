@@ -187,7 +187,7 @@ def test_attest_off_azure_sends_nothing_and_says_so(
 ) -> None:
     monkeypatch.delenv("AZIMDS_ENDPOINT", raising=False)
     monkeypatch.setenv("AZIMDS_DMI_DIR", str(tmp_path))  # no Azure asset tag here
-    opened: list = []
+    opened: list[object] = []
     monkeypatch.setattr("socket.socket.connect", lambda *a: opened.append(a))
     code, out, err = run(["attest"], capsys)
     assert code == 3

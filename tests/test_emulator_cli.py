@@ -27,7 +27,7 @@ def processes() -> Iterator[List[subprocess.Popen[str]]]:
         process.wait()
 
 
-def launch(processes: list, *args: str) -> tuple[subprocess.Popen[str], str]:
+def launch(processes: List[subprocess.Popen[str]], *args: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [*AZIMDS, "emulator", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -45,7 +45,7 @@ def get(base_url: str, target: str) -> tuple[int, str]:
     return response.status, response.read().decode()
 
 
-def test_serve_announces_its_url_and_answers(processes: list) -> None:
+def test_serve_announces_its_url_and_answers(processes: List[subprocess.Popen[str]]) -> None:
     process, first = launch(processes, "serve", "--port", "0")
     match = re.search(r"at (http://127\.0\.0\.1:\d+)", first)
     assert match, first
@@ -58,7 +58,9 @@ def test_serve_announces_its_url_and_answers(processes: list) -> None:
     assert "GET /metadata/instance?api-version=2021-02-01" in process.stderr.read()
 
 
-def test_serve_with_a_profile_and_a_scripted_fault(processes: list, tmp_path: Path) -> None:
+def test_serve_with_a_profile_and_a_scripted_fault(
+    processes: List[subprocess.Popen[str]], tmp_path: Path
+) -> None:
     profile = tmp_path / "vm.yaml"
     profile.write_text("compute:\n  name: web01\n  zone: 3\n")
     fault = json.dumps({"kind": "status", "status": 503, "times": 1})
@@ -99,7 +101,9 @@ def test_serve_reports_a_bad_profile_clearly(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_fleet_writes_a_manifest_and_serves_each_vm(processes: list, tmp_path: Path) -> None:
+def test_fleet_writes_a_manifest_and_serves_each_vm(
+    processes: List[subprocess.Popen[str]], tmp_path: Path
+) -> None:
     spec = tmp_path / "fleet.yaml"
     spec.write_text("locations: {westus: 3, eastus: 2}\nseed: 5\n")
     manifest = tmp_path / "m.json"

@@ -11,7 +11,37 @@ Verification needs ``cryptography`` and ``asn1crypto``; see docs/attestation.md.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the real names
+    from .aia import DEFAULT_AIA_HOSTS, AiaFetcher
+    from .chain import verify_chain
+    from .clouds import CLOUD_DOMAINS, UnknownCloudError, metadata_domain
+    from .errors import (
+        AttestError,
+        CertificateExpiredError,
+        CmsStructureError,
+        ContentError,
+        DocumentExpiredError,
+        DocumentNotYetValidError,
+        EncodingError,
+        FetchError,
+        NonceMismatchError,
+        SanMismatchError,
+        SignatureError,
+        SignerCertificateError,
+        SignerCountError,
+        SubscriptionMismatchError,
+        UntrustedChainError,
+        VmIdMismatchError,
+        WeakAlgorithmError,
+        WeakKeyError,
+    )
+    from .fetcher import FetchedDocument, fetch
+    from .nonce import NonceError, check_nonce, new_nonce
+    from .result import VerifiedDocument
+    from .trust import TrustStore, TrustStoreError, load_pem_certificates
+    from .verifier import verify
 
 # Names are imported on first use: `azimds get` must not pay for cryptography at start-up.
 _EXPORTS = {

@@ -7,7 +7,18 @@ emulator do not pay for asyncio and YAML at start-up.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the real names
+    from .faults import Fault, FaultError
+    from .profile import (
+        ProfileError,
+        VMProfile,
+        default_profile,
+        load_profile,
+        profile_from_mapping,
+    )
+    from .server import VM, BindRefused, Emulator, RequestRecord
 
 _EXPORTS = {
     "VM": "server",
@@ -23,7 +34,19 @@ _EXPORTS = {
     "profile_from_mapping": "profile",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "VM",
+    "BindRefused",
+    "Emulator",
+    "Fault",
+    "FaultError",
+    "ProfileError",
+    "RequestRecord",
+    "VMProfile",
+    "default_profile",
+    "load_profile",
+    "profile_from_mapping",
+]
 
 
 def __getattr__(name: str) -> Any:
