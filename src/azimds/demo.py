@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Callable, List, Optional, Tuple
+from pathlib import Path
+from typing import Callable, List, Optional
 from urllib.parse import urlsplit
 
 from .emulator import Emulator, default_profile
@@ -49,8 +52,11 @@ def run_azimds(args: List[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "azimds.cli", *args], capture_output=True, text=True, timeout=120
     )
-    for line in (result.stdout + result.stderr).rstrip().splitlines()[:24]:
+    lines = (result.stdout + result.stderr).rstrip().splitlines()
+    for line in lines[:24]:
         print(f"     {line}")
+    if len(lines) > 24:
+        print(f"     ... ({len(lines) - 24} more lines)")
     print(f"  (exit code {result.returncode})")
     time.sleep(PAUSE)
 
@@ -82,7 +88,50 @@ def raw_requests(emulator: Emulator) -> None:
     show_request(url, "/metadata/instance/compute/tagsList?api-version=2019-06-04")
 
 
-SECTIONS: List[Tuple[str, Callable[[Emulator], None]]] = [("raw requests", raw_requests)]
+def the_command(emulator: Emulator) -> None:
+    """Show the azimds command: one request, normalized, in each tool's shape."""
+    heading("The azimds command (AZIMDS_ENDPOINT points it at the emulator)")
+    run_azimds(["detect", "-o", "table"])
+    run_azimds(["get", "compute/zone"])
+    run_azimds(["tags", "-o", "table"])
+    run_azimds(["versions", "-o", "table"])
+    heading("One vocabulary, each tool's idiom")
+    run_azimds(["facts", "--for", "salt", "-o", "json"])
+    run_azimds(["facts", "--for", "cloud-init", "-o", "json"])
+    heading("Asking for what an old api-version cannot give fails clearly")
+    run_azimds(["get", "--api-version", "2019-06-01", "compute/tagsList"])
+
+
+def maintenance_window(emulator: Emulator) -> None:
+    """Show the client riding out an IMDS update (410) and a 500, then answering."""
+    heading("IMDS is being updated: 410 for 2 s, then a 500, then normal service")
+    emulator.add_fault({"kind": "status", "status": 410, "seconds": 2})
+    emulator.add_fault({"kind": "status", "status": 500, "times": 1})
+    started = time.monotonic()
+    run_azimds(["get", "compute/vmId", "-v"])
+    print(f"  (answered after {time.monotonic() - started:.1f} s of retries, within the deadline)")
+    emulator.clear_faults()
+
+
+def attestation(emulator: Emulator, root: Path) -> None:
+    """Show an attested document fetched with a fresh nonce and verified end to end."""
+    heading("Attested data: fetch with a fresh nonce, verify signature, chain, cloud, nonce, time")
+    root.write_bytes(emulator.attestation_root_pem())
+    run_azimds(
+        [
+            "attest",
+            "--verify",
+            "--trust",
+            str(root),
+            "--aia-host",
+            emulator.base_url[len("http://") :],
+        ]
+    )
+    print("  The same document without trusting the emulator's test CA:")
+    run_azimds(["attest", "--verify", "--aia-host", emulator.base_url[len("http://") :]])
+
+
+SECTIONS: List[Callable[[Emulator], None]] = [raw_requests, the_command, maintenance_window]
 
 
 def main() -> int:
@@ -93,8 +142,11 @@ def main() -> int:
             f"azimds demo: an emulated VM '{profile.name}' ({profile.vm_id}) answers IMDS at "
             f"{emulator.base_url}\n(no packet leaves this machine: everything is on loopback)"
         )
-        for _, section in SECTIONS:
+        os.environ["AZIMDS_ENDPOINT"] = emulator.base_url
+        for section in SECTIONS:
             section(emulator)
+        with tempfile.TemporaryDirectory() as folder:
+            attestation(emulator, Path(folder) / "emulator-root.pem")
     print("\nDone. Next: README.md shows each integration on a real VM.")
     return 0
 
