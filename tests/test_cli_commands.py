@@ -120,9 +120,30 @@ def test_verbose_prints_each_request_on_stderr(
     code, out, err = run(capsys, "get", "compute/zone", "-v", "--endpoint", emu.base_url)
     assert (code, out) == (0, "1\n")
     lines = err.splitlines()
-    assert len(lines) == 2  # JSON refused for a leaf, then text
-    assert "-> HTTP 400" in lines[0] and "-> HTTP 200" in lines[1]
-    assert all("x-ms-client-request-id" in line for line in lines)
+    assert len(lines) == 1  # the parent as JSON, the leaf picked from it: one request
+    assert "/metadata/instance/compute?" in lines[0] and "-> HTTP 200" in lines[0]
+    assert "x-ms-client-request-id" in lines[0]
+    assert len(emu.requests) == 1
+
+
+def test_get_of_a_missing_element_says_where_to_look(
+    capsys: pytest.CaptureFixture[str], emu: Emulator
+) -> None:
+    code, out, err = run(capsys, "get", "compute/Zone", "--endpoint", emu.base_url)
+    assert (code, out) == (5, "")
+    assert "no element 'Zone' under compute" in err and "case-sensitive" in err
+
+
+def test_get_with_an_explicit_format_asks_imds_for_that_node(
+    capsys: pytest.CaptureFixture[str], emu: Emulator
+) -> None:
+    assert run(capsys, "get", "compute/zone", "--format", "text", "--endpoint", emu.base_url) == (
+        0,
+        "1\n",
+        "",
+    )
+    assert emu.requests[-1].path == "/metadata/instance/compute/zone"
+    assert emu.requests[-1].query["format"] == ["text"]
 
 
 # --- facts and tags ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import versions
-from .client import Client
+from .client import Client, field_path, split_path
 from .detect import detect
 from .errors import (
     AzimdsError,
@@ -113,7 +113,7 @@ def register(subparsers: Any) -> None:
         "Print one node of the instance metadata (all of it without PATH), as IMDS serves it.\n\n"
         "Examples:\n"
         "  azimds get                         the whole instance document (JSON)\n"
-        "  azimds get compute/zone            one value (a leaf is fetched as text)\n"
+        "  azimds get compute/zone            one value, printed as text\n"
         "  azimds get network/interface/0     array elements are numbered from 0\n"
         "  azimds get compute --format text   the names under compute, one per line",
         _run_get,
@@ -181,24 +181,50 @@ def register(subparsers: Any) -> None:
 
 def _run_get(args: argparse.Namespace) -> int:
     def work() -> int:
-        client = _client(args, api_version=args.api_version)
-        fmt = args.format or "json"
-        try:
-            node = client.get(args.path, format=fmt)
-        except BadRequest as exc:
-            # A single value (a leaf) is only served as text; ask again that way.
-            if args.format is not None or not args.path or exc.status != 400:
-                raise
-            node = client.get(args.path, format="text")
-            fmt = "text"
-        if fmt == "text":
-            text = str(node.value)
-            sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
-        else:
-            _print_json(node.value)
+        segments = split_path(args.path)
+        needs = [field_path(segments)] if segments else []
+        client = _client(args, api_version=args.api_version, needs=needs)
+        if args.format is not None or not segments:
+            node = client.get(args.path, format=args.format or "json")
+            _print_node(node.value, as_text=args.format == "text")
+            return EXIT_OK
+        # Without --format, ask for the parent node as JSON and pick the child locally: one
+        # request whether the child is a node or a single value (which IMDS serves only as
+        # text), so no second request is needed to find out which it is.
+        parent = client.get("/".join(segments[:-1]), format="json")
+        found, value = _child(parent.value, segments[-1])
+        if not found:
+            where = "/".join(segments[:-1]) or "the instance document"
+            print(
+                f"azimds: no element '{segments[-1]}' under {where} at api-version "
+                f"{parent.api_version}; names are case-sensitive: "
+                f"azimds get {'/'.join(segments[:-1])} --format text lists them",
+                file=sys.stderr,
+            )
+            return EXIT_NOT_FOUND
+        _print_node(value, as_text=not isinstance(value, (dict, list)))
         return EXIT_OK
 
     return _guarded(work)
+
+
+def _child(node: Any, segment: str) -> Tuple[bool, Any]:
+    """Return (found, value) of ``segment`` (a key, or an index into a list) under ``node``."""
+    if isinstance(node, dict) and segment in node:
+        return True, node[segment]
+    if isinstance(node, list) and segment.isascii() and segment.isdigit():
+        index = int(segment)
+        if index < len(node):
+            return True, node[index]
+    return False, None
+
+
+def _print_node(value: Any, as_text: bool) -> None:
+    if as_text:
+        text = str(value)
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    else:
+        _print_json(value)
 
 
 def _run_facts(args: argparse.Namespace) -> int:
@@ -283,9 +309,13 @@ def _run_detect(args: argparse.Namespace) -> int:
     return _guarded(work)
 
 
-def _client(args: argparse.Namespace, api_version: Optional[str] = None) -> Client:
+def _client(
+    args: argparse.Namespace, api_version: Optional[str] = None, needs: Sequence[str] = ()
+) -> Client:
     trace = _to_stderr if args.verbose else None
-    return Client(args.endpoint, api_version=api_version, deadline=args.timeout, trace=trace)
+    return Client(
+        args.endpoint, api_version=api_version, needs=needs, deadline=args.timeout, trace=trace
+    )
 
 
 def _to_stderr(line: str) -> None:
