@@ -1,21 +1,23 @@
-"""One plain HTTP GET: no proxies (even when the environment sets one), no redirects,
-a timeout, and a cap on the size of the body read."""
+"""One plain HTTP GET to any http:// URL (an AIA "CA Issuers" URL), over azimds's transport.
+
+The transport is the client's: no proxy, no redirect followed, a timeout, a cap on the body.
+"""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
-from typing import IO, Any, Dict, Mapping, NoReturn
+import time
+from typing import Dict, Mapping, NamedTuple
+from urllib.parse import urlsplit
+
+from .. import transport
+from ..errors import ResponseTooLarge
 
 
 class HTTPGetError(Exception):
-    """The request could not be made or the body was too large; the message says why."""
+    """The request could not be made, was redirected, or the body was too large."""
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     """An HTTP response: status, headers (lower-case names) and body."""
 
     status: int
@@ -23,51 +25,40 @@ class Response:
     body: bytes
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> NoReturn:
-        raise HTTPGetError(f"{req.full_url} redirected ({code}) to {newurl}; redirects are refused")
-
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-
-
 def get(url: str, *, headers: Mapping[str, str], timeout: float, max_bytes: int) -> Response:
     """Return the response to ``GET url``; an HTTP error status is a response, not an error.
 
     Raises:
-        HTTPGetError: the URL is not http(s), the connection failed or timed out, the server
+        HTTPGetError: the URL is not plain http, the connection failed or timed out, the server
             redirected, or the body is larger than ``max_bytes``.
     """
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise HTTPGetError(f"refusing {url!r}: only http and https URLs are fetched")
-    request = urllib.request.Request(url, headers=dict(headers), method="GET")
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.netloc:
+        raise HTTPGetError(f"refusing {url!r}: only plain http:// URLs are fetched")
     try:
-        with _OPENER.open(request, timeout=timeout) as reply:
-            return Response(reply.status, _headers(reply.headers), _read(reply, url, max_bytes))
-    except urllib.error.HTTPError as reply:
-        with reply:
-            return Response(reply.code, _headers(reply.headers), _read(reply, url, max_bytes))
-    except HTTPGetError:
-        raise
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise HTTPGetError(f"GET {url} failed: {reason}") from None
-
-
-def _read(reply: Any, url: str, max_bytes: int) -> bytes:
-    body = bytes(reply.read(max_bytes + 1))
-    if len(body) > max_bytes:
-        raise HTTPGetError(f"GET {url}: the body is larger than {max_bytes} bytes")
-    return body
-
-
-def _headers(message: Any) -> Dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in message.items()} if message is not None else {}
+        endpoint = transport.parse_endpoint(f"http://{parts.netloc}")
+    except ValueError:
+        raise HTTPGetError(f"refusing {url!r}: not a usable host and port") from None
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    started = time.monotonic()
+    try:
+        reply = transport.get(
+            endpoint,
+            target,
+            headers,
+            timeout,
+            timeout,
+            started + timeout,
+            time.monotonic,
+            max_bytes,
+        )
+    except transport.TransportError as exc:
+        raise HTTPGetError(f"GET {url} failed: {exc.outcome}") from None
+    except ResponseTooLarge:
+        raise HTTPGetError(f"GET {url}: the body is larger than {max_bytes} bytes") from None
+    if 300 <= reply.status < 400:
+        location = reply.headers.get("location", "?")
+        raise HTTPGetError(
+            f"{url} redirected ({reply.status}) to {location}; redirects are refused"
+        )
+    return Response(reply.status, reply.headers, reply.body)

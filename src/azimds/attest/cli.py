@@ -119,7 +119,7 @@ def register(subparsers: Any) -> None:
         type=float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="request timeout (default: %(default)g)",
+        help="deadline in seconds for the fetch, retries included (default: %(default)g)",
     )
     attest.add_argument("--verify", action="store_true", help="verify the document fetched")
     attest.set_defaults(handler=run_attest)

@@ -20,7 +20,7 @@ class AttestError(Exception):
     def __init__(self, message: str, hint: str = "") -> None:
         self.message = message
         self.hint = hint or self.default_hint
-        super().__init__(f"{message}. {self.hint}" if self.hint else message)
+        super().__init__(f"{message.rstrip('.')}. {self.hint}" if self.hint else message)
 
     def to_json(self) -> Dict[str, str]:
         """Return ``{"code", "message", "hint"}`` for machine-readable output."""

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-from . import _http
 from .errors import FetchError
 from .nonce import check_nonce, new_nonce
 
 # The api-version asked for by default: the first to sign every field (licenseType).
 DEFAULT_API_VERSION = "2020-09-01"
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 30.0  # a deadline for the whole fetch, retries included
 MAX_RESPONSE_BYTES = 256 * 1024
 ATTESTED_PATH = "/metadata/attested/document"
 
@@ -46,23 +44,16 @@ def fetch(
     """
     chosen = check_nonce(nonce) if nonce is not None else new_nonce()
     url = attested_url(base_url, chosen, api_version)
+    from ..client import Client
+    from ..errors import AzimdsError
+
+    # The core client: retries (410, 429, 5xx...), pacing, no proxy, no redirect, a deadline.
+    client = Client(base_url, deadline=timeout, connect_timeout=min(2.0, timeout))
     try:
-        reply = _http.get(
-            url, headers={"Metadata": "true"}, timeout=timeout, max_bytes=MAX_RESPONSE_BYTES
-        )
-    except _http.HTTPGetError as exc:
+        body = client.attested_document(chosen, api_version)
+    except (AzimdsError, ValueError) as exc:
         raise FetchError(str(exc)) from None
-    if reply.status != 200:
-        raise FetchError(f"GET {url} answered {reply.status}: {_error_text(reply.body)}")
-    try:
-        body = json.loads(reply.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise FetchError(f"GET {url} did not answer JSON: {_error_text(reply.body)}") from None
-    if not (
-        isinstance(body, dict)
-        and isinstance(body.get("encoding"), str)
-        and isinstance(body.get("signature"), str)
-    ):
+    if not (isinstance(body.get("encoding"), str) and isinstance(body.get("signature"), str)):
         raise FetchError(f"GET {url} answered JSON without string 'encoding' and 'signature'")
     return FetchedDocument(response=body, nonce=chosen, url=url)
 
@@ -78,8 +69,3 @@ def attested_url(base_url: str, nonce: str, api_version: str = DEFAULT_API_VERSI
         raise FetchError(f"the endpoint {base_url!r} is not an http(s) URL")
     query = urllib.parse.urlencode({"api-version": api_version, "nonce": nonce})
     return f"{base_url.rstrip('/')}{ATTESTED_PATH}?{query}"
-
-
-def _error_text(body: bytes) -> str:
-    text = body[:300].decode("utf-8", errors="replace").strip()
-    return text or "(empty body)"
