@@ -1,9 +1,10 @@
-"""One HTTP GET to IMDS over a fresh connection, with ``http.client`` and nothing else.
+"""One HTTP/1.1 GET to IMDS over a fresh connection, written on the socket module alone.
 
-Using ``http.client`` directly means, by construction: no proxy (whatever ``HTTP_PROXY`` says),
-no redirect followed, no connection pool. The connect timeout, the read timeout (per wait for
-data) and the call's deadline are all enforced, and the body is refused once it grows past
-``max_bytes``. Retrying is not done here: see ``retry.py`` and ``client.py``.
+Speaking HTTP on a plain socket means, by construction: no proxy (whatever ``HTTP_PROXY``
+says), no redirect followed, no connection pool, and no import of ``http.client`` and the
+``email`` package it drags in (a fifth of a command's start-up). The connect timeout, the read
+timeout (per wait for data) and the call's deadline are all enforced, and the body is refused
+once it grows past ``max_bytes``. Retrying is not done here: see ``retry.py`` and ``client.py``.
 
 Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 """
@@ -11,14 +12,14 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 from __future__ import annotations
 
 import functools
-import http.client
 import socket
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .errors import ResponseTooLarge
 
 _CHUNK = 64 * 1024
+_MAX_HEAD = 64 * 1024  # status line and headers of one response
 
 
 class Endpoint(NamedTuple):
@@ -105,75 +106,181 @@ def get(
         The response, whatever its status (redirects are returned, not followed).
 
     Raises:
-        TransportError: no complete response (timeout, deadline, refused, reset, cut short).
+        TransportError: no complete response (timeout, deadline, refused, reset, cut short,
+            not HTTP).
         ResponseTooLarge: the body is, or announces itself, larger than ``max_bytes``.
     """
     remaining = deadline_at - clock()
     if remaining <= 0:
         raise TransportError("deadline reached before connecting")
-    connection = http.client.HTTPConnection(
-        endpoint.host, endpoint.port, timeout=min(connect_timeout, remaining)
-    )
+    waited = min(connect_timeout, remaining)
     try:
-        try:
-            connection.connect()
-        except socket.timeout:
-            waited = min(connect_timeout, remaining)
-            raise TransportError(f"timed out connecting ({waited:g}s)") from None
-        except OSError as exc:
-            raise TransportError(f"cannot connect: {_describe(exc)}") from None
-        sock = connection.sock
-        assert sock is not None
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=waited)
+    except socket.timeout:
+        raise TransportError(f"timed out connecting ({waited:g}s)") from None
+    except OSError as exc:
+        raise TransportError(f"cannot connect: {_describe(exc)}") from None
+    reader = _Reader(sock, read_timeout, deadline_at, clock)
+    phase = "sending the request"
+    try:
+        _set_timeout(sock, read_timeout, deadline_at, clock)
+        sock.sendall(_request(endpoint, target, headers))
         phase = "waiting for the response"
-        try:
-            _set_timeout(sock, read_timeout, deadline_at, clock)
-            connection.request("GET", target, headers=dict(headers))
-            response = connection.getresponse()
-            phase = "reading the body"
-            url = endpoint.base_url + target
-            body = _read_body(response, sock, url, read_timeout, deadline_at, clock, max_bytes)
-        except socket.timeout:
-            raise TransportError(f"timed out {phase}") from None
-        except http.client.RemoteDisconnected:
-            raise TransportError("connection closed without a response") from None
-        except http.client.IncompleteRead as exc:
-            raise TransportError(f"body cut short after {len(exc.partial)} bytes") from None
-        except http.client.HTTPException as exc:
-            raise TransportError(f"invalid HTTP response ({type(exc).__name__})") from None
-        except OSError as exc:
-            raise TransportError(f"network error {phase}: {_describe(exc)}") from None
-        headers_in = {name.lower(): value for name, value in response.getheaders()}
-        return Response(response.status, response.reason, headers_in, body)
+        status, reason, headers_in = _read_head(reader)
+        phase = "reading the body"
+        body = _read_body(reader, status, headers_in, endpoint.base_url + target, max_bytes)
+    except socket.timeout:
+        raise TransportError(f"timed out {phase}") from None
+    except OSError as exc:
+        raise TransportError(f"network error {phase}: {_describe(exc)}") from None
     finally:
-        connection.close()
+        sock.close()
+    return Response(status, reason, headers_in, body)
+
+
+def _request(endpoint: Endpoint, target: str, headers: Mapping[str, str]) -> bytes:
+    """Return the bytes of a GET request; ``Connection: close`` ends the body at EOF too.
+
+    Raises:
+        ValueError: the target or a header holds a line break or a non-ASCII character.
+    """
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    if endpoint.port != 80:
+        host = f"{host}:{endpoint.port}"
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if any("\r" in line or "\n" in line for line in lines):
+        raise ValueError("a request line or header contains a line break")
+    return ("\r\n".join([*lines, "Connection: close", "", ""])).encode("ascii")
+
+
+class _Reader:
+    """Buffered reads from a socket, each wait bounded by the read timeout and the deadline."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        read_timeout: float,
+        deadline_at: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+        self.read_timeout = read_timeout
+        self.deadline_at = deadline_at
+        self.clock = clock
+        self.eof = False
+
+    def fill(self) -> bool:
+        """Read more into the buffer; return False at the end of the stream."""
+        if self.eof:
+            return False
+        _set_timeout(self.sock, self.read_timeout, self.deadline_at, self.clock)
+        chunk = self.sock.recv(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def line(self, limit: int) -> Optional[bytes]:
+        """Return the next CRLF-terminated line (without it), or None at the end of the stream."""
+        while True:
+            end = self.buffer.find(b"\r\n")
+            if end >= 0:
+                line = bytes(self.buffer[:end])
+                del self.buffer[: end + 2]
+                return line
+            if len(self.buffer) > limit:
+                raise TransportError("invalid HTTP response (a line is too long)")
+            if not self.fill():
+                return None
+
+    def take(self, count: int) -> bytes:
+        """Return up to ``count`` bytes, fewer only at the end of the stream."""
+        while len(self.buffer) < count and self.fill():
+            pass
+        data = bytes(self.buffer[:count])
+        del self.buffer[:count]
+        return data
+
+
+def _read_head(reader: _Reader) -> Tuple[int, str, Dict[str, str]]:
+    """Return (status, reason, headers with lower-case names) of the final response."""
+    while True:
+        status_line = reader.line(_MAX_HEAD)
+        if status_line is None:
+            raise TransportError("connection closed without a response")
+        parts = status_line.decode("latin-1").split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise TransportError("invalid HTTP response (not an HTTP/1.x status line)")
+        status, reason = int(parts[1]), (parts[2] if len(parts) > 2 else "")
+        headers: Dict[str, str] = {}
+        size = len(status_line)
+        while True:
+            line = reader.line(_MAX_HEAD)
+            if line is None:
+                raise TransportError("connection closed in the middle of the response headers")
+            size += len(line)
+            if size > _MAX_HEAD:
+                raise TransportError("invalid HTTP response (headers over 64 KiB)")
+            if not line:
+                break
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise TransportError("invalid HTTP response (a header line without ':')")
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        if not 100 <= status < 200:  # an interim 1xx answer is followed by the real one
+            return status, reason, headers
 
 
 def _read_body(
-    response: http.client.HTTPResponse,
-    sock: socket.socket,
-    shown_url: str,
-    read_timeout: float,
-    deadline_at: float,
-    clock: Callable[[], float],
-    max_bytes: int,
+    reader: _Reader, status: int, headers: Dict[str, str], shown_url: str, max_bytes: int
 ) -> bytes:
-    announced = _content_length(response)
-    if announced is not None and announced > max_bytes:
-        raise ResponseTooLarge(shown_url, max_bytes, announced)
-    chunks: List[bytes] = []
+    if status in (204, 304):
+        return b""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return _read_chunked(reader, shown_url, max_bytes)
+    announced = _content_length(headers)
+    if announced is not None:
+        if announced > max_bytes:
+            raise ResponseTooLarge(shown_url, max_bytes, announced)
+        body = reader.take(announced)
+        if len(body) < announced:
+            raise TransportError(f"body cut short: {len(body)} of {announced} bytes")
+        return body
+    while reader.fill():  # no length: the body ends when the connection does
+        if len(reader.buffer) > max_bytes:
+            raise ResponseTooLarge(shown_url, max_bytes)
+    if len(reader.buffer) > max_bytes:
+        raise ResponseTooLarge(shown_url, max_bytes)
+    return reader.take(len(reader.buffer))
+
+
+def _read_chunked(reader: _Reader, shown_url: str, max_bytes: int) -> bytes:
+    parts: List[bytes] = []
     received = 0
-    while announced is None or received < announced:
-        _set_timeout(sock, read_timeout, deadline_at, clock)
-        chunk = response.read1(_CHUNK)
-        if not chunk:
-            break
-        received += len(chunk)
+    while True:
+        size_line = reader.line(1024)
+        if size_line is None:
+            raise TransportError(f"body cut short after {received} bytes (chunked)")
+        size_text = size_line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise TransportError("invalid HTTP response (bad chunk size)") from None
+        if size == 0:
+            while reader.line(_MAX_HEAD):  # trailers, up to the empty line
+                pass
+            return b"".join(parts)
+        received += size
         if received > max_bytes:
             raise ResponseTooLarge(shown_url, max_bytes)
-        chunks.append(chunk)
-    if announced is not None and received < announced:
-        raise TransportError(f"body cut short: {received} of {announced} bytes")
-    return b"".join(chunks)
+        chunk = reader.take(size + 2)
+        if len(chunk) < size + 2:
+            raise TransportError(f"body cut short after {received - size + len(chunk)} bytes")
+        parts.append(chunk[:size])
 
 
 def _set_timeout(
@@ -189,9 +296,9 @@ def _set_timeout(
         sock.settimeout(wanted)
 
 
-def _content_length(response: http.client.HTTPResponse) -> Optional[int]:
-    value = response.getheader("content-length")
-    if value is None or not value.strip().isdigit():
+def _content_length(headers: Mapping[str, str]) -> Optional[int]:
+    value = headers.get("content-length", "").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 15:
         return None
     return int(value)
 

@@ -1,0 +1,160 @@
+"""The socket-level HTTP/1.1 transport against canned byte streams from a loopback server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Iterator, List
+
+import pytest
+
+from azimds.errors import ResponseTooLarge
+from azimds.transport import Response, TransportError, get, parse_endpoint
+
+
+class CannedServer:
+    """Answers each connection with fixed bytes, then closes; records what it received."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.received: List[bytes] = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.received.append(data)
+                conn.sendall(self.reply)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def canned() -> Iterator[List[CannedServer]]:
+    servers: List[CannedServer] = []
+    yield servers
+    for server in servers:
+        server.close()
+
+
+def fetch(servers: List[CannedServer], reply: bytes, max_bytes: int = 1024) -> Response:
+    server = CannedServer(reply)
+    servers.append(server)
+    endpoint = parse_endpoint(f"http://127.0.0.1:{server.port}")
+    return get(
+        endpoint,
+        "/metadata/x?a=1",
+        {"Metadata": "true"},
+        2,
+        2,
+        time.monotonic() + 5,
+        time.monotonic,
+        max_bytes,
+    )
+
+
+def test_the_request_is_plain_http_1_1_with_host_and_connection_close(
+    canned: List[CannedServer],
+) -> None:
+    fetch(canned, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    request = canned[0].received[0].decode()
+    lines = request.split("\r\n")
+    assert lines[0] == "GET /metadata/x?a=1 HTTP/1.1"
+    assert f"Host: 127.0.0.1:{canned[0].port}" in lines
+    assert "Metadata: true" in lines and "Connection: close" in lines
+
+
+def test_a_content_length_body(canned: List[CannedServer]) -> None:
+    reply = fetch(canned, b"HTTP/1.1 200 OK\r\nContent-Type: a\r\nContent-Length: 5\r\n\r\nhello")
+    assert (reply.status, reply.reason, reply.body) == (200, "OK", b"hello")
+    assert reply.headers["content-type"] == "a"
+
+
+def test_a_chunked_body_with_extensions_and_trailers(canned: List[CannedServer]) -> None:
+    stream = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;x=y\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: 1\r\n\r\n"
+    )
+    assert fetch(canned, stream).body == b"hello, world"
+
+
+def test_a_body_that_ends_with_the_connection(canned: List[CannedServer]) -> None:
+    assert fetch(canned, b"HTTP/1.0 200 OK\r\n\r\nuntil close").body == b"until close"
+
+
+def test_an_interim_100_is_skipped(canned: List[CannedServer]) -> None:
+    stream = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"
+    reply = fetch(canned, stream)
+    assert (reply.status, reply.body) == (404, b"{}")
+
+
+def test_repeated_headers_are_joined(canned: List[CannedServer]) -> None:
+    stream = b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 0\r\n\r\n"
+    assert fetch(canned, stream).headers["x-a"] == "1, 2"
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        (b"", "closed without a response"),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 200 OK\r\nContent-", "middle of the response headers"),
+        (b"HTTP/1.1 200 OK\r\nbroken header\r\n\r\n", "header line without ':'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "body cut short: 3 of 10 bytes"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "body cut short"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", "over 64 KiB"),
+    ],
+)
+def test_broken_responses_are_transport_errors(
+    canned: List[CannedServer], stream: bytes, message: str
+) -> None:
+    with pytest.raises(TransportError, match=message):
+        fetch(canned, stream)
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000,
+        b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 5000,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"800\r\n" + b"x" * 2048,
+    ],
+)
+def test_bodies_over_the_cap_are_refused(canned: List[CannedServer], stream: bytes) -> None:
+    with pytest.raises(ResponseTooLarge):
+        fetch(canned, stream, max_bytes=1024)
+
+
+def test_a_header_with_a_line_break_is_never_sent(canned: List[CannedServer]) -> None:
+    server = CannedServer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    canned.append(server)
+    endpoint = parse_endpoint(f"http://127.0.0.1:{server.port}")
+    with pytest.raises(ValueError, match="line break"):
+        get(
+            endpoint,
+            "/x",
+            {"X": "a\r\nInjected: 1"},
+            2,
+            2,
+            time.monotonic() + 5,
+            time.monotonic,
+            1024,
+        )
