@@ -111,7 +111,18 @@ def test_parse_retry_after_both_forms() -> None:
     assert parse_retry_after(" 0 ") == 0.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", wall_now=1445412470.0) == 10.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", wall_now=1445412490.0) == 0.0
-    for nonsense in (None, "", "soon", "-1", "1.5e9x"):
+    for nonsense in (
+        None,
+        "",
+        "soon",
+        "-1",
+        "1.5e9x",
+        "Wed, 32 Oct 2015 07:28:00 GMT",
+        "Wed, 21 Foo 2015 07:28:00 GMT",
+        "Wed, 21 Oct 2015 07:28 GMT",
+        "Wed, 21 Oct 2015 07:28:00 PST",
+        "Wed, 21 Oct 2015 25:00:00 GMT",
+    ):
         assert parse_retry_after(nonsense) is None
 
 

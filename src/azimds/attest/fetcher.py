@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 from .errors import FetchError
 from .nonce import check_nonce, new_nonce
@@ -16,8 +15,7 @@ MAX_RESPONSE_BYTES = 256 * 1024
 ATTESTED_PATH = "/metadata/attested/document"
 
 
-@dataclass(frozen=True)
-class FetchedDocument:
+class FetchedDocument(NamedTuple):
     """An attested-document response and the request it answers."""
 
     response: Dict[str, str]  # {"encoding": "pkcs7", "signature": "<base64>"}

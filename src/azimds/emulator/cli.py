@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import sys
@@ -193,6 +192,8 @@ def _build(
 
 
 def _run(emulator: Emulator, args: argparse.Namespace, announce: Any) -> int:
+    import logging
+
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(message)s",
