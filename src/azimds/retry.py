@@ -10,7 +10,6 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 
 from __future__ import annotations
 
-import calendar
 import collections
 import random as _random
 import threading
@@ -183,6 +182,8 @@ def _http_date(value: str) -> Optional[float]:
     day, year, hour, minute, second = (int(n) for n in numbers)
     if not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
         return None
+    import calendar  # only here: a date in Retry-After is rare, and calendar costs start-up
+
     return float(calendar.timegm((year, _MONTHS[parts[2]], day, hour, minute, second)))
 
 

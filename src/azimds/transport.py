@@ -115,7 +115,7 @@ def get(
         raise TransportError("deadline reached before connecting")
     waited = min(connect_timeout, remaining)
     try:
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=waited)
+        sock = _connect(endpoint, waited)
     except socket.timeout:
         raise TransportError(f"timed out connecting ({waited:g}s)") from None
     except OSError as exc:
@@ -136,6 +136,36 @@ def get(
     finally:
         sock.close()
     return Response(status, reason, headers_in, body)
+
+
+def _connect(endpoint: Endpoint, timeout: float) -> socket.socket:
+    """Return a socket connected to ``endpoint``.
+
+    An IP literal (169.254.169.254, 127.0.0.1) is connected to directly: no name lookup, and
+    none of the IDNA codec that ``getaddrinfo`` loads for every host name string.
+    """
+    family = _ip_family(endpoint.host)
+    if family is None:
+        return socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((endpoint.host, endpoint.port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _ip_family(host: str) -> Optional[int]:
+    """Return AF_INET or AF_INET6 when ``host`` is an IP literal, else None."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return family
+    return None
 
 
 def _request(endpoint: Endpoint, target: str, headers: Mapping[str, str]) -> bytes:
