@@ -129,6 +129,25 @@ class MalformedResponse(AzimdsError):
         )
 
 
+class MalformedDocument(MalformedResponse, ValueError):
+    """An instance document has a wrong type or value where IMDS would not send one.
+
+    ``field`` is the path of the offending node (``compute.platformFaultDomain``,
+    ``network.interface[0].macAddress``); ``problem`` says what was expected and what was
+    found. The values of customData and userData never appear in the message.
+    """
+
+    url = "/metadata/instance"
+
+    def __init__(self, field: str, problem: str) -> None:
+        Exception.__init__(self, field, problem)
+        self.field = field
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"malformed IMDS instance document: {self.field} {self.problem}"
+
+
 class ResponseTooLarge(MalformedResponse):
     """The response body was larger than the allowed size; it was not read past the cap.
 

@@ -19,26 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from . import tags as tag_parser
-from .errors import MalformedResponse
-
-
-class MalformedDocument(MalformedResponse, ValueError):
-    """An instance document has a wrong type or value where IMDS would not send one.
-
-    ``field`` is the path of the offending node (``compute.platformFaultDomain``,
-    ``network.interface[0].macAddress``); ``problem`` says what was expected and what was
-    found. The values of customData and userData never appear in the message.
-    """
-
-    url = "/metadata/instance"
-
-    def __init__(self, field: str, problem: str) -> None:
-        Exception.__init__(self, field, problem)
-        self.field = field
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"malformed IMDS instance document: {self.field} {self.problem}"
+from .errors import MalformedDocument as MalformedDocument  # part of the model API
 
 
 class Secret:
@@ -281,10 +262,7 @@ def normalize(document: Mapping[str, Any], api_version: str) -> Instance:
     if compute is None or network is None:
         missing = "compute" if compute is None else "network"
         raise MalformedDocument(missing, "is missing: an instance document has compute and network")
-    try:
-        parsed_tags = tag_parser.parse_tags(compute.data)
-    except tag_parser.MalformedTags as exc:
-        raise MalformedDocument(exc.field, exc.problem) from None
+    parsed_tags = tag_parser.parse_tags(compute.data)  # MalformedTags is a MalformedDocument
     return Instance(
         api_version=api_version,
         vm_id=compute.text("vmId"),

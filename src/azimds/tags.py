@@ -13,28 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .errors import MalformedResponse
+from .errors import MalformedDocument
 
 SOURCE_LIST = "tagsList"
 SOURCE_STRING = "tags"
 
 
-class MalformedTags(MalformedResponse, ValueError):
-    """``tags`` or ``tagsList`` has the wrong type (not a string, not a list of name/value).
-
-    ``field`` is the path of the offending node (``compute.tagsList[2].value``); ``problem``
-    says what was expected and what type was found.
-    """
-
-    url = "/metadata/instance"
-
-    def __init__(self, field: str, problem: str) -> None:
-        Exception.__init__(self, field, problem)
-        self.field = field
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"malformed IMDS instance document: {self.field} {self.problem}"
+class MalformedTags(MalformedDocument):
+    """``tags`` or ``tagsList`` has the wrong type (not a string, not a list of name/value)."""
 
 
 @dataclass(frozen=True)
