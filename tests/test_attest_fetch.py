@@ -11,6 +11,7 @@ from typing import Dict, Iterator, Tuple
 
 import pytest
 
+from azimds import versions
 from azimds.attest import (
     AiaFetcher,
     FetchError,
@@ -66,9 +67,20 @@ def test_each_fetch_sends_a_fresh_unpredictable_nonce_and_the_metadata_header(
     for (path, headers), fetched in zip(imds_stub.seen, (first, second)):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
         assert query["nonce"] == [fetched.nonce]
-        assert query["api-version"] == ["2020-09-01"]
+        assert query["api-version"] == [versions.NEWEST]  # negotiated from the newest
         assert headers["metadata"] == "true"
     assert first.response["encoding"] == "pkcs7"
+
+
+def test_the_api_version_falls_back_to_what_the_vm_offers() -> None:
+    from azimds.emulator import Emulator, profile_from_mapping
+
+    profile = profile_from_mapping({"api_versions": {"newest": "2019-06-04"}})
+    with Emulator(profile, rate_limit=False) as emu:
+        fetched = fetch(emu.base_url)
+        assert "api-version=2019-06-04" in fetched.url
+        asked = [r.query["api-version"][0] for r in emu.requests]
+        assert asked == [versions.NEWEST, "2019-06-04"]
 
 
 def test_a_given_nonce_is_sent_as_is(imds_stub: LoopbackServer) -> None:
@@ -148,7 +160,7 @@ def test_a_maintenance_window_is_ridden_out_like_every_imds_call() -> None:
 
 
 def test_an_endpoint_that_is_not_http_is_refused() -> None:
-    with pytest.raises(FetchError, match="not an http"):
+    with pytest.raises(FetchError, match="not of the form http://HOST"):
         fetch("file:///etc/passwd")
 
 

@@ -221,20 +221,23 @@ class Client:
             return Node(_text_body(response, url), version, "/".join(segments), base)
         return Node(_json_body(response, url), version, "/".join(segments), base)
 
-    def attested_document(self, nonce: str, api_version: str) -> Dict[str, Any]:
-        """Return the JSON of ``/metadata/attested/document`` for ``nonce``, retrying as usual.
+    def attested_document(self, nonce: str) -> Tuple[Dict[str, Any], str]:
+        """Return the JSON of ``/metadata/attested/document`` for ``nonce`` and its api-version.
+
+        The api-version is negotiated (or pinned) as for ``instance``; retries as everywhere.
 
         Raises:
-            NotOnAzure, Unavailable, NotFound, BadRequest, Redirected, MalformedResponse.
+            NotOnAzure, VersionNotAvailable, Unavailable, NotFound, BadRequest, Redirected,
+            MalformedResponse.
         """
         self._base()
-        query = urlencode({"api-version": api_version, "nonce": nonce})
         call = _Call(self, self.clock() + self.deadline)
-        target = f"/metadata/attested/document?{query}"
-        body = _json_body(call.request(target), call.endpoint.base_url + target)
+        path = "/metadata/attested/document"
+        response, version, url = call.versioned(path, {"nonce": nonce}, ())
+        body = _json_body(response, url)
         if not isinstance(body, dict):
-            raise MalformedResponse(call.endpoint.base_url + target, "expected a JSON object")
-        return body
+            raise MalformedResponse(url, "expected a JSON object")
+        return body, version
 
     def versions(self) -> List[str]:
         """Return the api-versions this IMDS offers (``/metadata/versions``), oldest first.

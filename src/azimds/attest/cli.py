@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, TextIO
 
 from .clouds import CLOUD_DOMAINS, UnknownCloudError
 from .errors import AttestError, all_errors
-from .fetcher import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, fetch
+from .fetcher import DEFAULT_TIMEOUT, fetch
 from .nonce import NonceError
 
 if TYPE_CHECKING:  # these need cryptography; the handlers import them when they run
@@ -110,9 +110,8 @@ def register(subparsers: Any) -> None:
     attest.add_argument("--nonce", metavar="N", help="use this nonce (default: a fresh random one)")
     attest.add_argument(
         "--api-version",
-        default=DEFAULT_API_VERSION,
         metavar="V",
-        help="api-version to request (default: %(default)s)",
+        help="pin this api-version (default: the newest both azimds and IMDS offer)",
     )
     attest.add_argument(
         "--timeout",

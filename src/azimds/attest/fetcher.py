@@ -5,18 +5,18 @@ from __future__ import annotations
 import urllib.parse
 from typing import Dict, NamedTuple, Optional
 
+from ..client import Client
+from ..errors import AzimdsError
 from .errors import FetchError
 from .nonce import check_nonce, new_nonce
 
-# The api-version asked for by default: the first to sign every field (licenseType).
-DEFAULT_API_VERSION = "2020-09-01"
 DEFAULT_TIMEOUT = 30.0  # a deadline for the whole fetch, retries included
 MAX_RESPONSE_BYTES = 256 * 1024
 ATTESTED_PATH = "/metadata/attested/document"
 
 
 class FetchedDocument(NamedTuple):
-    """An attested-document response and the request it answers."""
+    """An attested-document response and the request it answers (``url`` names its version)."""
 
     response: Dict[str, str]  # {"encoding": "pkcs7", "signature": "<base64>"}
     nonce: str
@@ -27,7 +27,7 @@ def fetch(
     base_url: str,
     *,
     nonce: Optional[str] = None,
-    api_version: str = DEFAULT_API_VERSION,
+    api_version: Optional[str] = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> FetchedDocument:
     """Return the attested document served at ``base_url`` (e.g. ``http://127.0.0.1:8080``).
@@ -41,29 +41,21 @@ def fetch(
             object with string ``encoding`` and ``signature``.
     """
     chosen = check_nonce(nonce) if nonce is not None else new_nonce()
-    url = attested_url(base_url, chosen, api_version)
-    from ..client import Client
-    from ..errors import AzimdsError
-
     # The core client: retries (410, 429, 5xx...), pacing, no proxy, no redirect, a deadline.
-    client = Client(base_url, deadline=timeout, connect_timeout=min(2.0, timeout))
     try:
-        body = client.attested_document(chosen, api_version)
+        client = Client(
+            base_url, api_version=api_version, deadline=timeout, connect_timeout=min(2.0, timeout)
+        )
+        body, version = client.attested_document(chosen)
     except (AzimdsError, ValueError) as exc:
         raise FetchError(str(exc)) from None
+    url = attested_url(base_url, chosen, version)
     if not (isinstance(body.get("encoding"), str) and isinstance(body.get("signature"), str)):
         raise FetchError(f"GET {url} answered JSON without string 'encoding' and 'signature'")
     return FetchedDocument(response=body, nonce=chosen, url=url)
 
 
-def attested_url(base_url: str, nonce: str, api_version: str = DEFAULT_API_VERSION) -> str:
-    """Return the attested-document URL under ``base_url`` for ``nonce`` and ``api_version``.
-
-    Raises:
-        FetchError: ``base_url`` is not an http(s) URL.
-    """
-    parts = urllib.parse.urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise FetchError(f"the endpoint {base_url!r} is not an http(s) URL")
+def attested_url(base_url: str, nonce: str, api_version: str) -> str:
+    """Return the attested-document URL under ``base_url`` for ``nonce`` and ``api_version``."""
     query = urllib.parse.urlencode({"api-version": api_version, "nonce": nonce})
     return f"{base_url.rstrip('/')}{ATTESTED_PATH}?{query}"
