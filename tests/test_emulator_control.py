@@ -184,3 +184,21 @@ def test_control_api_is_outside_metadata(emulator: Emulator) -> None:
     assert control(emulator.base_url, "GET", "/azimds/faults").status == 200
     assert control(emulator.base_url, "DELETE", "/azimds/faults").status == 200
     assert serves_normally(emulator.base_url)
+
+
+def test_used_up_faults_leave_the_listing(emulator: Emulator, clock: FakeClock) -> None:
+    control(
+        emulator.base_url,
+        "POST",
+        "/azimds/faults",
+        [
+            {"kind": "status", "status": 500, "times": 1},
+            {"kind": "status", "status": 410, "seconds": 5},
+        ],
+    )
+    assert request(emulator.base_url, "/metadata/versions").status == 500
+    listed = control(emulator.base_url, "GET", "/azimds/faults").json()["faults"]
+    assert [f["status"] for f in listed] == [410]  # the 500 served its one request
+    assert request(emulator.base_url, "/metadata/versions").status == 410
+    clock.advance(5)
+    assert control(emulator.base_url, "GET", "/azimds/faults").json()["faults"] == []

@@ -145,9 +145,10 @@ class FaultBook:
         with self._lock:
             self._faults.clear()
 
-    def listing(self) -> List[Dict[str, Any]]:
-        """Return the scripted faults, in order, as JSON-ready mappings."""
+    def listing(self, now: float) -> List[Dict[str, Any]]:
+        """Return the faults still to come at ``now``, in order, as JSON-ready mappings."""
         with self._lock:
+            self._faults = [fault for fault in self._faults if not fault.exhausted(now)]
             return [fault.describe() for fault in self._faults]
 
     def take(self, path: str, now: float) -> Optional[Fault]:

@@ -248,7 +248,7 @@ class VM:
             return self.authority.serve(path)
         if path == "/azimds/faults":
             if method == "GET":
-                return json_response(200, {"faults": self.faults.listing()})
+                return json_response(200, {"faults": self.faults.listing(self._clock())})
             if method == "DELETE":
                 self.clear_faults()
                 return json_response(200, {"faults": []})
@@ -283,7 +283,7 @@ class VM:
             return error(400, f"Bad request. {exc}")
         for fault in faults:
             self.faults.add(fault)
-        return json_response(201, {"faults": self.faults.listing()})
+        return json_response(201, {"faults": self.faults.listing(self._clock())})
 
 
 _FAULT_MESSAGES = {
