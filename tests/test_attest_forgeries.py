@@ -439,3 +439,13 @@ def test_no_single_byte_change_alters_what_is_accepted(position: int, mask: int)
     assert content_bytes(result.content) == content_bytes(
         verify(as_response(_GENUINE), nonce=None, trust=ca_trust(), at=now()).content
     )
+
+
+def test_a_certificate_version_that_is_neither_v1_nor_v3_is_a_structure_error() -> None:
+    # Found by the property test above: cryptography raises InvalidVersion, not ValueError.
+    version_v3 = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2, the certificate's version
+    position = _GENUINE.index(version_v3) + len(version_v3) - 1
+    forged = bytearray(_GENUINE)
+    forged[position] = 0x03
+    with pytest.raises(CmsStructureError, match="malformed"):
+        verify(as_response(bytes(forged)), nonce=None, trust=ca_trust(), at=now())

@@ -10,7 +10,14 @@ from typing import Iterator, List
 import pytest
 
 from azimds.errors import ResponseTooLarge
-from azimds.transport import Response, TransportError, get, parse_endpoint
+from azimds.transport import (
+    Response,
+    TransportError,
+    get,
+    parse_endpoint,
+    percent_encode,
+    query_string,
+)
 
 
 class CannedServer:
@@ -158,3 +165,51 @@ def test_a_header_with_a_line_break_is_never_sent(canned: List[CannedServer]) ->
             time.monotonic,
             1024,
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "base_url"),
+    [
+        ("http://169.254.169.254", "http://169.254.169.254:80"),
+        ("http://127.0.0.1:8169/", "http://127.0.0.1:8169"),
+        (" HTTP://LocalHost:8080 ", "http://localhost:8080"),
+        ("http://[::1]:9000", "http://[::1]:9000"),
+        ("http://[fe80::1]", "http://[fe80::1]:80"),
+    ],
+)
+def test_endpoints_that_are_accepted(url: str, base_url: str) -> None:
+    assert parse_endpoint(url).base_url == base_url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254",
+        "169.254.169.254",
+        "http://",
+        "http://host:0",
+        "http://host:65536",
+        "http://host:80:90",
+        "http://host:8x",
+        "http://host/metadata",
+        "http://host?x=1",
+        "http://user@host",
+        "http://::1",
+        "http://[::1",
+        "http://ho st",
+        "file:///etc/passwd",
+    ],
+)
+def test_endpoints_that_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="not of the form http://HOST"):
+        parse_endpoint(url)
+
+
+def test_percent_encoding_matches_the_standard_library() -> None:
+    from urllib.parse import quote
+
+    for text in ("compute", "a b", "x/y", "ü", "%", "a&b=c", "~-._", "\u2603"):
+        assert percent_encode(text) == quote(text, safe="")
+    assert query_string({"api-version": "2021-02-01", "nonce": "a b"}) == (
+        "api-version=2021-02-01&nonce=a%20b"
+    )

@@ -24,7 +24,6 @@ import re
 import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
-from urllib.parse import quote, urlencode
 
 from . import __version__, transport, versions
 from .detect import Detection, detect
@@ -213,7 +212,9 @@ class Client:
             raise ValueError(f"format must be 'json' or 'text', not {format!r}")
         base = self._base()
         segments = split_path(path)
-        url_path = "/metadata/instance" + "".join("/" + quote(s, safe="") for s in segments)
+        url_path = "/metadata/instance" + "".join(
+            "/" + transport.percent_encode(s) for s in segments
+        )
         needs = self.needs + ((field_path(segments),) if segments else ())
         call = _Call(self, self.clock() + self.deadline)
         response, version, url = call.versioned(url_path, {"format": format}, needs)
@@ -315,7 +316,7 @@ class _Call:
         self._check_needs(version, needs, negotiated=pinned is None)
         tried: List[str] = []
         while True:
-            target = path + "?" + urlencode({"api-version": version, **query})
+            target = path + "?" + transport.query_string({"api-version": version, **query})
             response = self.request(target)
             hint = _newest_versions(response) if response.status == 400 else None
             if hint is None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import socket
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
-from urllib.parse import urlsplit
 
 from .errors import ResponseTooLarge
 
@@ -54,30 +53,57 @@ class TransportError(Exception):
 def parse_endpoint(url: str) -> Endpoint:
     """Return the Endpoint of a base URL such as ``http://169.254.169.254`` or ``http://127.0.0.1:8080``.
 
+    Parsed by hand: urllib.parse (and the ipaddress module it loads) would cost start-up.
+
     Raises:
         ValueError: the URL is not ``http://HOST[:PORT]`` (IMDS speaks plain HTTP, no path).
     """
-    parts = urlsplit(url.strip())
-    try:
-        port = parts.port or 80
-    except ValueError:
-        port = -1
-    if (
-        parts.scheme != "http"
-        or not parts.hostname
-        or port < 1
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.username
-    ):
+    text = url.strip()
+    authority = text[len("http://") :] if text[:7].lower() == "http://" else ""
+    if authority.endswith("/"):
+        authority = authority[:-1]
+    host, port = _host_and_port(authority)
+    if not host or any(ch in authority for ch in "/?#@ \t") or not 1 <= port <= 65535:
         raise ValueError(
             f"IMDS endpoint {url!r} is not of the form http://HOST[:PORT] "
             "(e.g. http://169.254.169.254 or http://127.0.0.1:8080); fix the endpoint argument "
             "or AZIMDS_ENDPOINT"
         )
-    host = parts.hostname
+    host = host.lower()
     shown = f"[{host}]" if ":" in host else host
     return Endpoint(host, port, f"http://{shown}:{port}")
+
+
+def _host_and_port(authority: str) -> Tuple[str, int]:
+    """Return (host, port) of ``host``, ``host:port`` or ``[v6]:port``; ("", -1) if neither."""
+    if authority.startswith("["):
+        end = authority.find("]")
+        host, rest = (authority[1:end], authority[end + 1 :]) if end > 0 else ("", "")
+    else:
+        host, sep, port_text = authority.partition(":")
+        rest = sep + port_text
+    if not rest:
+        return host, 80
+    digits = rest[1:]
+    if rest[0] != ":" or not (digits.isascii() and digits.isdigit()) or len(digits) > 5:
+        return "", -1
+    return host, int(digits)
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def percent_encode(text: str) -> str:
+    """Return ``text`` with every character but the unreserved ones as UTF-8 %XX escapes."""
+    return "".join(
+        ch if ch in _UNRESERVED else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+        for ch in text
+    )
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """Return ``name=value&...`` with names and values percent-encoded."""
+    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
 
 
 def get(

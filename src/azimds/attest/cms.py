@@ -242,6 +242,7 @@ def load_certificate(der: bytes, what: str = "an embedded certificate") -> x509.
         ValueError,
         TypeError,
         UnsupportedAlgorithm,
+        x509.InvalidVersion,  # not a ValueError: a version byte other than v1/v3
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
     ) as exc:
