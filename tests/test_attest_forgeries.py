@@ -449,3 +449,19 @@ def test_a_certificate_version_that_is_neither_v1_nor_v3_is_a_structure_error() 
     forged[position] = 0x03
     with pytest.raises(CmsStructureError, match="malformed"):
         verify(as_response(bytes(forged)), nonce=None, trust=ca_trust(), at=now())
+
+
+@pytest.mark.parametrize("mask", [0x01, 0x80])
+def test_every_position_flipped_is_rejected_or_changes_nothing_signed(mask: int) -> None:
+    """The property above, exhaustively over every byte for two bit masks (deterministic)."""
+    expected = content_bytes(
+        verify(as_response(_GENUINE), nonce=None, trust=ca_trust(), at=now()).content
+    )
+    for position in range(len(_GENUINE)):
+        forged = bytearray(_GENUINE)
+        forged[position] ^= mask
+        try:
+            result = verify(as_response(bytes(forged)), nonce=None, trust=ca_trust(), at=now())
+        except AttestError:
+            continue
+        assert content_bytes(result.content) == expected, f"byte {position} ^ {mask:#x}"
