@@ -461,7 +461,7 @@ def _addresses(family: _Node, version: int) -> _Addresses:
             if isinstance(entry, str):  # the 2019 documentation shows bare IPv6 strings
                 private.extend(_ip(entry, version, where))
                 continue
-            if not isinstance(entry, Mapping):
+            if not _is_mapping(entry):
                 raise MalformedDocument(where, f"must be an object, found {_kind(entry)}")
             address = _Node(entry, where)
             for key, found in (("privateIpAddress", private), ("publicIpAddress", public)):
