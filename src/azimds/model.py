@@ -129,11 +129,10 @@ class Security:
 
 
 @dataclass(frozen=True)
-class OsDisk:
-    """The OS disk."""
+class Disk:
+    """What every disk has (the OS disk and each data disk)."""
 
     name: Optional[str]
-    os_type: Optional[str]
     size_gb: Optional[int]
     caching: Optional[str]
     create_option: Optional[str]
@@ -142,24 +141,22 @@ class OsDisk:
     vhd_uri: Optional[str]
     image_uri: Optional[str]
     write_accelerator_enabled: Optional[bool]
+
+
+@dataclass(frozen=True)
+class OsDisk(Disk):
+    """The OS disk."""
+
+    os_type: Optional[str]
     encryption_enabled: Optional[bool]
     ephemeral_option: Optional[str]
 
 
 @dataclass(frozen=True)
-class DataDisk:
+class DataDisk(Disk):
     """One data disk; throttles and capacity are served from 2021-05-01."""
 
     lun: Optional[int]
-    name: Optional[str]
-    size_gb: Optional[int]
-    caching: Optional[str]
-    create_option: Optional[str]
-    storage_account_type: Optional[str]
-    managed_disk_id: Optional[str]
-    vhd_uri: Optional[str]
-    image_uri: Optional[str]
-    write_accelerator_enabled: Optional[bool]
     capacity_bytes: Optional[int]
     bytes_per_second_throttle: Optional[int]
     ops_per_second_throttle: Optional[int]
@@ -375,18 +372,26 @@ def _storage(profile: Optional[_Node]) -> Storage:
     )
 
 
+def _disk(disk: _Node) -> Dict[str, Any]:
+    """Return the fields every disk has, by Disk field name."""
+    managed = disk.section("managedDisk")
+    return {
+        "name": disk.text("name"),
+        "size_gb": disk.number("diskSizeGB"),
+        "caching": disk.text("caching"),
+        "create_option": disk.text("createOption"),
+        "storage_account_type": managed.text("storageAccountType"),
+        "managed_disk_id": managed.text("id"),
+        "vhd_uri": disk.section("vhd").text("uri"),
+        "image_uri": disk.section("image").text("uri"),
+        "write_accelerator_enabled": disk.flag("writeAcceleratorEnabled"),
+    }
+
+
 def _os_disk(disk: _Node) -> OsDisk:
     return OsDisk(
-        name=disk.text("name"),
+        **_disk(disk),
         os_type=disk.text("osType"),
-        size_gb=disk.number("diskSizeGB"),
-        caching=disk.text("caching"),
-        create_option=disk.text("createOption"),
-        storage_account_type=disk.section("managedDisk").text("storageAccountType"),
-        managed_disk_id=disk.section("managedDisk").text("id"),
-        vhd_uri=disk.section("vhd").text("uri"),
-        image_uri=disk.section("image").text("uri"),
-        write_accelerator_enabled=disk.flag("writeAcceleratorEnabled"),
         encryption_enabled=disk.section("encryptionSettings").flag("enabled"),
         ephemeral_option=disk.section("diffDiskSettings").text("option"),
     )
@@ -394,16 +399,8 @@ def _os_disk(disk: _Node) -> OsDisk:
 
 def _data_disk(disk: _Node) -> DataDisk:
     return DataDisk(
+        **_disk(disk),
         lun=disk.number("lun"),
-        name=disk.text("name"),
-        size_gb=disk.number("diskSizeGB"),
-        caching=disk.text("caching"),
-        create_option=disk.text("createOption"),
-        storage_account_type=disk.section("managedDisk").text("storageAccountType"),
-        managed_disk_id=disk.section("managedDisk").text("id"),
-        vhd_uri=disk.section("vhd").text("uri"),
-        image_uri=disk.section("image").text("uri"),
-        write_accelerator_enabled=disk.flag("writeAcceleratorEnabled"),
         capacity_bytes=disk.number("diskCapacityBytes"),
         bytes_per_second_throttle=disk.number("bytesPerSecondThrottle"),
         ops_per_second_throttle=disk.number("opsPerSecondThrottle"),
