@@ -50,6 +50,7 @@ from .retry import (
 )
 
 USER_AGENT = f"azimds/{__version__}"
+ATTESTED_PATH = "/metadata/attested/document"
 DEFAULT_MAX_BYTES = 1024 * 1024
 
 _VERSION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -233,8 +234,7 @@ class Client:
         """
         self._base()
         call = _Call(self, self.clock() + self.deadline)
-        path = "/metadata/attested/document"
-        response, version, url = call.versioned(path, {"nonce": nonce}, ())
+        response, version, url = call.versioned(ATTESTED_PATH, {"nonce": nonce}, ())
         body = _json_body(response, url)
         if not isinstance(body, dict):
             raise MalformedResponse(url, "expected a JSON object")

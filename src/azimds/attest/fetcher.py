@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Dict, NamedTuple, Optional
 
+from .. import transport
+from ..client import ATTESTED_PATH as ATTESTED_PATH
 from ..client import Client
 from ..errors import AzimdsError
 from .errors import FetchError
 from .nonce import check_nonce, new_nonce
 
 DEFAULT_TIMEOUT = 30.0  # a deadline for the whole fetch, retries included
-MAX_RESPONSE_BYTES = 256 * 1024
-ATTESTED_PATH = "/metadata/attested/document"
 
 
 class FetchedDocument(NamedTuple):
@@ -57,5 +56,5 @@ def fetch(
 
 def attested_url(base_url: str, nonce: str, api_version: str) -> str:
     """Return the attested-document URL under ``base_url`` for ``nonce`` and ``api_version``."""
-    query = urllib.parse.urlencode({"api-version": api_version, "nonce": nonce})
+    query = transport.query_string({"api-version": api_version, "nonce": nonce})
     return f"{base_url.rstrip('/')}{ATTESTED_PATH}?{query}"
