@@ -17,7 +17,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, unquote
 
-from .routes import Request, Response, error
+from .routes import Request, Response, clip, error
 
 if TYPE_CHECKING:
     from .server import VM
@@ -192,7 +192,7 @@ class IMDSProtocol(asyncio.Protocol):
                 "%s: error while answering %s %s",
                 self.vm.name,
                 request.method,
-                _printable(request.path),
+                clip(request.path, 300),
             )
             self._reply(
                 error(500, "Internal server error. The emulator failed; see its log"),
@@ -272,7 +272,7 @@ class IMDSProtocol(asyncio.Protocol):
             self.vm.name,
             self.peer,
             request.method,
-            _printable(target),
+            clip(target, 300),
             status or "-",
             elapsed,
             f" ({note})" if note else "",
@@ -300,9 +300,3 @@ class IMDSProtocol(asyncio.Protocol):
 
 def _query_text(request: Request) -> str:
     return "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
-
-
-def _printable(text: str, limit: int = 300) -> str:
-    """Return ``text`` safe for one log line: no control characters, bounded length."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return clean if len(clean) <= limit else clean[:limit] + "..."

@@ -87,7 +87,7 @@ class VMRoutes:
         """Return the response IMDS gives to ``request``."""
         path = request.path
         if not (path == "/metadata" or path.startswith("/metadata/")):
-            return error(404, f"Not found. '{_clip(path)}' is not an IMDS path; use /metadata/...")
+            return error(404, f"Not found. '{clip(path)}' is not an IMDS path; use /metadata/...")
         endpoint, _, rest = path[len("/metadata/") :].partition("/")
         allowed = ("GET", "POST") if endpoint == "scheduledevents" else ("GET",)
         if request.method not in allowed:
@@ -102,7 +102,7 @@ class VMRoutes:
             return error(400, MSG_FORWARDED)
         for name, values in request.query.items():
             if len(values) > 1:
-                return error(400, f"Bad request. Query parameter '{_clip(name)}' is repeated")
+                return error(400, f"Bad request. Query parameter '{clip(name)}' is repeated")
         if endpoint == "versions" and not rest:
             return json_response(200, {"apiVersions": sorted(self._offered)})
         if endpoint == "instance":
@@ -114,7 +114,7 @@ class VMRoutes:
             if failure is not None:
                 return failure
             return self._attested(version, _one(request.query, "nonce"))
-        return error(404, f"Not found. '{_clip(path)}' does not exist")
+        return error(404, f"Not found. '{clip(path)}' does not exist")
 
     def _version(self, request: Request, endpoint: str) -> Tuple[str, Optional[Response]]:
         """Return the requested api-version, or the 400 IMDS sends for a missing/unknown one."""
@@ -140,7 +140,7 @@ class VMRoutes:
         fmt = _one(request.query, "format") or "json"
         if fmt not in ("json", "text"):
             return error(
-                400, f"Bad request. format '{_clip(fmt)}' is not supported; use json or text"
+                400, f"Bad request. format '{clip(fmt)}' is not supported; use json or text"
             )
         key = ("instance", rest, version, fmt)
         cached = self._cache.get(key)
@@ -152,9 +152,7 @@ class VMRoutes:
         found, node = _walk(self.document(version), segments)
         if not found:
             shown = "/".join(["instance", *segments])
-            return error(
-                404, f"Not found. '{_clip(shown)}' does not exist at api-version {version}"
-            )
+            return error(404, f"Not found. '{clip(shown)}' does not exist at api-version {version}")
         leaf = not isinstance(node, (dict, list))
         if leaf and (_one(request.query, "format") or "") != "text":
             return error(400, "Bad request. Querying a leaf node requires format=text")
@@ -213,7 +211,7 @@ def _text(node: Any) -> str:
     return "\n".join(names)
 
 
-def _clip(text: str, limit: int = 120) -> str:
-    """Return ``text`` short and printable, for echoing a client's input in an error."""
+def clip(text: str, limit: int = 120) -> str:
+    """Return ``text`` short and printable, for echoing a client's input in an error or log."""
     printable = "".join(ch if ch.isprintable() else "?" for ch in text)
     return printable if len(printable) <= limit else printable[:limit] + "..."
