@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import re
 import socket
 import statistics
 import subprocess
@@ -30,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
+
+from servers import EMULATOR, start_server
 
 import azimds
 from azimds import model, versions
@@ -45,28 +46,7 @@ GOAL_PROCESS = 2.0
 
 def start_emulator() -> Tuple[subprocess.Popen[str], str]:
     """Start the emulator in its own process; return it and its base URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "azimds.cli",
-            "emulator",
-            "serve",
-            "--port",
-            "0",
-            "--no-rate-limit",
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"http://[0-9.]+:\d+", line)
-    if not match:
-        process.kill()
-        raise RuntimeError(f"the emulator did not announce its URL: {line!r}")
-    return process, match.group(0)
+    return start_server(EMULATOR)
 
 
 def raw_floor(host: str, port: int) -> Callable[[], Any]:

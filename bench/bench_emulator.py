@@ -24,24 +24,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List
+
+from servers import EMULATOR, start_server
 
 STATIC = Path(__file__).resolve().parent / "static_server.py"
 VERSION = "2025-04-07"
 PATH = f"/metadata/instance?api-version={VERSION}"
 CONNECTIONS = 50
-
-
-def start(command: List[str]) -> Tuple[subprocess.Popen[str], str]:
-    """Start a server process; return it and the base URL it prints on its first line."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"http://[0-9.]+:\d+", line)
-    if not match:
-        process.kill()
-        raise RuntimeError(f"server did not announce its URL: {line!r}")
-    return process, match.group(0)
 
 
 def have_wrk() -> bool:
@@ -140,19 +130,8 @@ def main() -> None:
         print(json.dumps(asyncio.run(_load(args.load, args.seconds))))
         return
 
-    emulator_cmd = [
-        sys.executable,
-        "-m",
-        "azimds.cli",
-        "emulator",
-        "serve",
-        "--port",
-        "0",
-        "--no-rate-limit",
-        "--quiet",
-    ]
-    servers = {
-        "emulator (azimds)": emulator_cmd,
+    candidates = {
+        "emulator (azimds)": EMULATOR,
         "baseline static-asyncio": [sys.executable, str(STATIC), "asyncio"],
         "baseline static-http.server": [sys.executable, str(STATIC), "threading"],
     }
@@ -163,8 +142,8 @@ def main() -> None:
         f"{args.seconds}s each, load from {loader}"
     )
     results: Dict[str, Dict[str, float]] = {}
-    for name, command in servers.items():
-        process, url = start(command)
+    for name, command in candidates.items():
+        process, url = start_server(command)
         try:
             measure = run_wrk if use_wrk else run_python_load
             measure(url + PATH, 1)  # warm up
