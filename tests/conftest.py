@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
-from typing import Any, Iterator
+import sys
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 from hypothesis import settings
@@ -23,8 +23,10 @@ settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
+# Every socket operation, whoever makes it (socket, _socket, C extensions), raises an audit
+# event: the guard and the recorders below see them all, which patching socket.socket would not.
+_guard_on = False
+_recorders: List[List[Tuple[str, Any]]] = []
 
 
 def _check(address: Any) -> None:
@@ -39,22 +41,39 @@ def _check(address: Any) -> None:
         raise AssertionError(f"test tried to connect to {host}: only loopback is allowed")
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> None:
-    _check(address)
-    _real_connect(self, address)
+def _audit(event: str, args: Tuple[Any, ...]) -> None:
+    if not event.startswith("socket."):
+        return
+    for recorder in _recorders:
+        recorder.append((event, args))
+    if _guard_on and event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        _check(args[1])
 
 
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
-    _check(address)
-    return _real_connect_ex(self, address)
+sys.addaudithook(_audit)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def loopback_only() -> Iterator[None]:
     """Refuse non-loopback connections and hide the host's DMI data for the whole run."""
+    global _guard_on
     os.environ["AZIMDS_DMI_DIR"] = "/nonexistent/azimds-tests-have-no-dmi"
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
+    _guard_on = True
     yield
-    socket.socket.connect = _real_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+    _guard_on = False
+
+
+@pytest.fixture
+def socket_events() -> Iterator[List[Tuple[str, Any]]]:
+    """Return the list of socket audit events (creation, lookup, connect...) during the test."""
+    events: List[Tuple[str, Any]] = []
+    _recorders.append(events)
+    yield events
+    _recorders.remove(events)
+
+
+@pytest.fixture
+def no_sockets(socket_events: List[Tuple[str, Any]]) -> Iterator[None]:
+    """Fail the test if it creates, connects or looks up anything with a socket."""
+    yield
+    assert socket_events == [], f"sockets were used: {[event for event, _ in socket_events]}"

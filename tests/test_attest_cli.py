@@ -183,19 +183,20 @@ def test_a_file_that_is_not_a_document_is_rejected_as_bad_encoding(
 
 
 def test_attest_off_azure_sends_nothing_and_says_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    socket_events: list[tuple[str, object]],
 ) -> None:
     monkeypatch.delenv("AZIMDS_ENDPOINT", raising=False)
     monkeypatch.setenv("AZIMDS_DMI_DIR", str(tmp_path))  # no Azure asset tag here
-    opened: list[object] = []
-    monkeypatch.setattr("socket.socket.connect", lambda *a: opened.append(a))
     code, out, err = run(["attest"], capsys)
     assert code == 3
     assert out == ""
     assert "not on Azure" in err
     assert "Nothing was sent" in err
     assert "--endpoint" in err
-    assert opened == []
+    assert socket_events == []
 
 
 def test_attest_prints_the_document_and_the_nonce(

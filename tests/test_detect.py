@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import statistics
 import time
 from pathlib import Path
@@ -20,18 +19,6 @@ def dmi_dir(tmp_path: Path, tag: str) -> str:
     directory.mkdir(exist_ok=True)
     (directory / "chassis_asset_tag").write_text(tag + "\n")
     return str(directory)
-
-
-@pytest.fixture
-def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every way of opening a socket fail the test."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a socket was opened")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
 def test_azure_asset_tag_means_talk_to_the_well_known_address(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""One HTTP/1.1 GET to IMDS over a fresh connection, written on the socket module alone.
+"""One HTTP/1.1 GET to IMDS over a fresh connection, written on plain sockets.
 
 Speaking HTTP on a plain socket means, by construction: no proxy (whatever ``HTTP_PROXY``
 says), no redirect followed, no connection pool, and no import of ``http.client`` and the
-``email`` package it drags in (a fifth of a command's start-up). The connect timeout, the read
+``email`` package it drags in (a fifth of a command's start-up). The sockets are those of
+``_socket``, the C module under ``socket``: the wrapper imports ``enum`` and ``selectors``
+for features not used here (see azimds/__init__.py). The connect timeout, the read
 timeout (per wait for data) and the call's deadline are all enforced, and the body is refused
 once it grows past ``max_bytes``. Retrying is not done here: see ``retry.py`` and ``client.py``.
 
@@ -11,17 +13,20 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 
 from __future__ import annotations
 
-import functools
-import socket
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+import _socket
 
 from .errors import ResponseTooLarge
+from .record import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 _CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024  # status line and headers of one response
 
 
-class Endpoint(NamedTuple):
+class Endpoint(Record):
     """Where IMDS listens: ``base_url`` is the normalized ``http://host:port``."""
 
     host: str
@@ -29,7 +34,7 @@ class Endpoint(NamedTuple):
     base_url: str
 
 
-class Response(NamedTuple):
+class Response(Record):
     """A complete HTTP response: status, reason, headers (lower-case names) and the body."""
 
     status: int
@@ -49,7 +54,6 @@ class TransportError(Exception):
         super().__init__(outcome)
 
 
-@functools.lru_cache(maxsize=64)
 def parse_endpoint(url: str) -> Endpoint:
     """Return the Endpoint of a base URL such as ``http://169.254.169.254`` or ``http://127.0.0.1:8080``.
 
@@ -142,7 +146,7 @@ def get(
     waited = min(connect_timeout, remaining)
     try:
         sock = _connect(endpoint, waited)
-    except socket.timeout:
+    except _socket.timeout:
         raise TransportError(f"timed out connecting ({waited:g}s)") from None
     except OSError as exc:
         raise TransportError(f"cannot connect: {_describe(exc)}") from None
@@ -155,7 +159,7 @@ def get(
         status, reason, headers_in = _read_head(reader)
         phase = "reading the body"
         body = _read_body(reader, status, headers_in, endpoint.base_url + target, max_bytes)
-    except socket.timeout:
+    except _socket.timeout:
         raise TransportError(f"timed out {phase}") from None
     except OSError as exc:
         raise TransportError(f"network error {phase}: {_describe(exc)}") from None
@@ -164,30 +168,40 @@ def get(
     return Response(status, reason, headers_in, body)
 
 
-def _connect(endpoint: Endpoint, timeout: float) -> socket.socket:
-    """Return a socket connected to ``endpoint``.
+def _connect(endpoint: Endpoint, timeout: float) -> _socket.socket:
+    """Return a socket connected to ``endpoint``, trying each of its addresses in turn.
 
     An IP literal (169.254.169.254, 127.0.0.1) is connected to directly: no name lookup, and
     none of the IDNA codec that ``getaddrinfo`` loads for every host name string.
     """
     family = _ip_family(endpoint.host)
     if family is None:
-        return socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect((endpoint.host, endpoint.port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+        found = _socket.getaddrinfo(endpoint.host, endpoint.port, 0, _socket.SOCK_STREAM)
+        candidates = [(info[0], info[4]) for info in found]
+    else:
+        candidates = [(family, (endpoint.host, endpoint.port))]
+    error: Optional[OSError] = None
+    for family, address in candidates:
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except OSError as exc:  # timeouts too: the next address may answer
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error or OSError(f"no address found for {endpoint.host}")
 
 
 def _ip_family(host: str) -> Optional[int]:
     """Return AF_INET or AF_INET6 when ``host`` is an IP literal, else None."""
-    for family in (socket.AF_INET, socket.AF_INET6):
+    for family in (_socket.AF_INET, _socket.AF_INET6):
         try:
-            socket.inet_pton(family, host)
+            _socket.inet_pton(family, host)
         except (OSError, ValueError):
             continue
         return family
@@ -215,7 +229,7 @@ class _Reader:
 
     def __init__(
         self,
-        sock: socket.socket,
+        sock: _socket.socket,
         read_timeout: float,
         deadline_at: float,
         clock: Callable[[], float],
@@ -340,7 +354,7 @@ def _read_chunked(reader: _Reader, shown_url: str, max_bytes: int) -> bytes:
 
 
 def _set_timeout(
-    sock: socket.socket, read_timeout: float, deadline_at: float, clock: Callable[[], float]
+    sock: _socket.socket, read_timeout: float, deadline_at: float, clock: Callable[[], float]
 ) -> None:
     remaining = deadline_at - clock()
     if remaining <= 0:
