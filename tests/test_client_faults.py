@@ -287,6 +287,31 @@ def test_a_body_without_length_is_cut_off_at_the_cap(endless_server: str) -> Non
         client.instance()
 
 
+@pytest.fixture
+def nested_server() -> Iterator[str]:
+    """A server answering 200 with JSON nested 100,000 deep (under the size cap)."""
+    body = b"[" * 100_000 + b"]" * 100_000
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            self.request.sendall(head + body)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_hostile_nesting_is_a_malformed_response_not_a_crash(nested_server: str) -> None:
+    client = Client(nested_server, pacer=Unpaced(), versions_memo=VersionMemo())
+    with pytest.raises(MalformedResponse, match=r"not valid JSON.*nested too deeply"):
+        client.instance()
+
+
 def test_a_redirect_is_refused_and_not_followed(
     emu: Emulator, imds_factory: EmulatorFactory
 ) -> None:
