@@ -19,7 +19,9 @@ import azimds
 from azimds.emulator.pytest_plugin import EmulatorFactory
 
 PYTHON38 = "/root/.pyenv/versions/3.8.18/bin/python"
-SHIPPED = ("__init__", "versions", "errors", "detect", "retry", "transport", "client")
+SHIPPED = (
+    "__init__", "versions", "errors", "record", "jsontext", "detect", "retry", "transport", "client"
+)  # fmt: skip
 
 SCRIPT = """
 import json, sys

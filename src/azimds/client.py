@@ -17,15 +17,12 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 
 from __future__ import annotations
 
+import _thread
 import binascii
-import json
 import os
-import re
-import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
-from . import __version__, transport, versions
+from . import __version__, jsontext, transport, versions
 from .detect import Detection, detect
 from .errors import (
     Attempt,
@@ -37,26 +34,28 @@ from .errors import (
     Unavailable,
     VersionNotAvailable,
 )
+from .record import Record
 from .retry import (
     PROCESS_PACER,
-    Clock,
     Pacer,
-    Random,
     RetryBudget,
     RetryPolicy,
-    Sleep,
     default_random,
     parse_retry_after,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+    from .retry import Clock, Random, Sleep
 
 USER_AGENT = f"azimds/{__version__}"
 ATTESTED_PATH = "/metadata/attested/document"
 DEFAULT_MAX_BYTES = 1024 * 1024
 
-_VERSION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-
-class Document(NamedTuple):
+class Document(Record):
     """The instance document as served: ``data`` is the raw JSON object of ``api_version``."""
 
     data: Dict[str, Any]
@@ -64,7 +63,7 @@ class Document(NamedTuple):
     endpoint: str
 
 
-class Node(NamedTuple):
+class Node(Record):
     """One node of the instance document: parsed JSON, or a str for ``format="text"``."""
 
     value: Any
@@ -78,7 +77,7 @@ class VersionMemo:
 
     def __init__(self) -> None:
         self._versions: Dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def recall(self, endpoint: str) -> Optional[str]:
         """Return the version remembered for ``endpoint``, or None."""
@@ -148,7 +147,7 @@ class Client:
         versions_memo: Optional[VersionMemo] = None,
         trace: Optional[Callable[[str], None]] = None,
     ) -> None:
-        if api_version is not None and not _VERSION_FORMAT.match(api_version):
+        if api_version is not None and not versions.is_well_formed(api_version):
             raise ValueError(f"api-version {api_version!r} is not of the form YYYY-MM-DD")
         self.detection: Detection = detect(endpoint, environ)
         self.endpoint: Optional[transport.Endpoint] = (
@@ -271,7 +270,7 @@ def split_path(path: str) -> List[str]:
     "compute/zone", "/compute/zone/", "compute.zone" and "/metadata/instance/compute/zone" all
     give ``["compute", "zone"]``.
     """
-    segments = [s for s in re.split(r"[/.]", path.strip()) if s]
+    segments = [s for s in path.strip().replace(".", "/").split("/") if s]
     if segments[:2] == ["metadata", "instance"]:
         segments = segments[2:]
     return segments
@@ -461,7 +460,7 @@ def new_request_id() -> str:
 def _newest_versions(response: transport.Response) -> Optional[List[str]]:
     """Return the ``newest-versions`` of a 400 answer about the api-version, else None."""
     try:
-        data = json.loads(response.body.decode("utf-8"))
+        data = jsontext.loads(response.body.decode("utf-8"))
     except ValueError:
         return None
     hint = data.get("newest-versions") if isinstance(data, dict) else None
@@ -485,7 +484,7 @@ def _final_status_error(response: transport.Response, url: str) -> Exception:
 def _json_body(response: transport.Response, url: str) -> Any:
     text = _text_body(response, url)
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except ValueError as exc:
         # The message of a JSONDecodeError holds a position, never the content.
         raise MalformedResponse(url, f"the body is not valid JSON ({exc})") from None
@@ -503,7 +502,7 @@ def _text_body(response: transport.Response, url: str) -> str:
 def _service_error(response: transport.Response) -> str:
     """Return the ``error`` text of an error body (nothing else of it), at most 200 chars."""
     try:
-        data = json.loads(response.body.decode("utf-8"))
+        data = jsontext.loads(response.body.decode("utf-8"))
     except ValueError:
         return ""
     error = data.get("error") if isinstance(data, dict) else None

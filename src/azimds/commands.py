@@ -6,14 +6,12 @@ returns an exit code; see ``EXIT_CODES`` and docs/cli.md.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from . import versions
+from . import jsontext, versions
 from .client import Client, field_path, split_path
+from .cmdline import Command, Option, Positional, Values, add_parser
 from .detect import detect
 from .errors import (
     AzimdsError,
@@ -25,6 +23,10 @@ from .errors import (
     Unavailable,
     VersionNotAvailable,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -56,130 +58,52 @@ attempt failed or the deadline passed); 5 no such element (404); 6 request rejec
 7 api-version not available; 8 unusable response (malformed, too large, redirect).
 """
 
-Handler = Callable[[argparse.Namespace], int]
 
+def _seconds(text: str) -> float:
+    """Return ``text`` as a positive number of seconds.
 
-def register(subparsers: Any) -> None:
-    """Add get, facts, tags, versions and detect to the ``azimds`` sub-commands.
-
-    Each parser gets ``handler=``: a function(args) returning the exit code.
+    Raises:
+        argparse.ArgumentTypeError: it is not one (argparse prints the message).
     """
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--endpoint",
-        metavar="URL",
-        help="IMDS base URL, e.g. http://127.0.0.1:8169 for the emulator (default: "
-        "AZIMDS_ENDPOINT, or 169.254.169.254 on an Azure VM)",
-    )
-    common.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=90.0,
-        metavar="SECONDS",
-        help="give up after this long, retries included (default: %(default)g)",
-    )
-    common.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="print each request to IMDS on stderr (status, time, request id)",
-    )
-    output = argparse.ArgumentParser(add_help=False)
-    output.add_argument(
-        "-o",
-        "--output",
-        choices=("table", "json"),
-        help="table (default on a terminal) or json (default when piped)",
-    )
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        import argparse  # only on this error path: see azimds/cmdline.py
 
-    def add(
-        name: str, parents: List[argparse.ArgumentParser], summary: str, text: str, handler: Handler
-    ) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = subparsers.add_parser(
-            name,
-            parents=parents,
-            help=summary,
-            description=text,
-            epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        parser.set_defaults(handler=handler)
-        return parser
-
-    get = add(
-        "get",
-        [common],
-        "print a part of the instance metadata as IMDS serves it",
-        "Print one node of the instance metadata (all of it without PATH), as IMDS serves it.\n\n"
-        "Examples:\n"
-        "  azimds get                         the whole instance document (JSON)\n"
-        "  azimds get compute/zone            one value, printed as text\n"
-        "  azimds get network/interface/0     array elements are numbered from 0\n"
-        "  azimds get compute --format text   the names under compute, one per line",
-        _run_get,
-    )
-    get.add_argument(
-        "path",
-        nargs="?",
-        default="",
-        metavar="PATH",
-        help="node under /metadata/instance, e.g. compute/vmSize",
-    )
-    get.add_argument(
-        "--format",
-        choices=("json", "text"),
-        help="ask IMDS for json or text (default: json, text for a single value)",
-    )
-    get.add_argument(
-        "--api-version", metavar="V", help="use this api-version instead of negotiating one"
-    )
-
-    facts = add(
-        "facts",
-        [common, output],
-        "print the normalized facts, as Ansible, Salt or cloud-init see them",
-        "Fetch the instance document once, normalize it, and print it in the shape a tool\n"
-        "sees: Ansible facts (azure_imds), Salt grains (azure) or cloud-init metadata.\n"
-        "customData and userData are never printed.\n\n"
-        "Example:\n  azimds facts --for salt -o json",
-        _run_facts,
-    )
-    facts.add_argument(
-        "--for",
-        dest="target",
-        choices=("ansible", "salt", "cloud-init"),
-        default="ansible",
-        help="whose shape (default: %(default)s)",
-    )
-
-    add(
-        "tags",
-        [common, output],
-        "print the VM's Azure tags",
-        "Print the VM's tags (from tagsList when IMDS offers it, else from the tags string;\n"
-        "anything ambiguous in that string is reported on stderr).",
-        _run_tags,
-    )
-    add(
-        "versions",
-        [common, output],
-        "list the api-versions this IMDS offers",
-        "List the api-versions this IMDS offers, whether azimds knows each, and the one\n"
-        "azimds uses (the newest both know).",
-        _run_versions,
-    )
-    add(
-        "detect",
-        [output],
-        "say whether this machine is an Azure VM (sends nothing)",
-        "Say whether azimds would talk to IMDS here, and why. Sends nothing: it reads the\n"
-        "environment (AZIMDS_DISABLE, AZIMDS_ENDPOINT) and the DMI chassis asset tag.\n"
-        "Exits 0 when it would talk to IMDS, 3 when not.",
-        _run_detect,
-    ).add_argument("--endpoint", metavar="URL", help="an explicit IMDS base URL")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
-def _run_get(args: argparse.Namespace) -> int:
+ENDPOINT = Option(
+    "--endpoint",
+    metavar="URL",
+    help="IMDS base URL, e.g. http://127.0.0.1:8169 for the emulator (default: "
+    "AZIMDS_ENDPOINT, or 169.254.169.254 on an Azure VM)",
+)
+TIMEOUT = Option(
+    "--timeout",
+    convert=_seconds,
+    default=90.0,
+    metavar="SECONDS",
+    help="give up after this long, retries included (default: %(default)g)",
+)
+VERBOSE = Option(
+    "-v",
+    "--verbose",
+    switch=True,
+    help="print each request to IMDS on stderr (status, time, request id)",
+)
+OUTPUT = Option(
+    "-o",
+    "--output",
+    choices=("table", "json"),
+    help="table (default on a terminal) or json (default when piped)",
+)
+
+
+def _run_get(args: Values) -> int:
     def work() -> int:
         segments = split_path(args.path)
         needs = [field_path(segments)] if segments else []
@@ -227,7 +151,7 @@ def _print_node(value: Any, as_text: bool) -> None:
         _print_json(value)
 
 
-def _run_facts(args: argparse.Namespace) -> int:
+def _run_facts(args: Values) -> int:
     def work() -> int:
         from . import model, shapes
 
@@ -248,7 +172,7 @@ def _run_facts(args: argparse.Namespace) -> int:
     return _guarded(work)
 
 
-def _run_tags(args: argparse.Namespace) -> int:
+def _run_tags(args: Values) -> int:
     def work() -> int:
         from . import model
 
@@ -268,7 +192,7 @@ def _run_tags(args: argparse.Namespace) -> int:
     return _guarded(work)
 
 
-def _run_versions(args: argparse.Namespace) -> int:
+def _run_versions(args: Values) -> int:
     def work() -> int:
         offered = _client(args).versions()
         chosen = versions.newest_common(offered)
@@ -288,7 +212,7 @@ def _run_versions(args: argparse.Namespace) -> int:
     return _guarded(work)
 
 
-def _run_detect(args: argparse.Namespace) -> int:
+def _run_detect(args: Values) -> int:
     def work() -> int:
         found = detect(args.endpoint)
         if _wants_json(args):
@@ -309,9 +233,102 @@ def _run_detect(args: argparse.Namespace) -> int:
     return _guarded(work)
 
 
-def _client(
-    args: argparse.Namespace, api_version: Optional[str] = None, needs: Sequence[str] = ()
-) -> Client:
+COMMANDS: Dict[str, Command] = {
+    command.name: command
+    for command in (
+        Command(
+            "get",
+            "print a part of the instance metadata as IMDS serves it",
+            "Print one node of the instance metadata (all of it without PATH), as IMDS serves "
+            "it.\n\n"
+            "Examples:\n"
+            "  azimds get                         the whole instance document (JSON)\n"
+            "  azimds get compute/zone            one value, printed as text\n"
+            "  azimds get network/interface/0     array elements are numbered from 0\n"
+            "  azimds get compute --format text   the names under compute, one per line",
+            _run_get,
+            [
+                ENDPOINT,
+                TIMEOUT,
+                VERBOSE,
+                Option(
+                    "--format",
+                    choices=("json", "text"),
+                    help="ask IMDS for json or text (default: json, text for a single value)",
+                ),
+                Option(
+                    "--api-version",
+                    metavar="V",
+                    help="use this api-version instead of negotiating one",
+                ),
+            ],
+            Positional(
+                "path", metavar="PATH", help="node under /metadata/instance, e.g. compute/vmSize"
+            ),
+            EPILOG,
+        ),
+        Command(
+            "facts",
+            "print the normalized facts, as Ansible, Salt or cloud-init see them",
+            "Fetch the instance document once, normalize it, and print it in the shape a tool\n"
+            "sees: Ansible facts (azure_imds), Salt grains (azure) or cloud-init metadata.\n"
+            "customData and userData are never printed.\n\n"
+            "Example:\n  azimds facts --for salt -o json",
+            _run_facts,
+            [
+                ENDPOINT,
+                TIMEOUT,
+                VERBOSE,
+                OUTPUT,
+                Option(
+                    "--for",
+                    dest="target",
+                    choices=("ansible", "salt", "cloud-init"),
+                    default="ansible",
+                    help="whose shape (default: %(default)s)",
+                ),
+            ],
+            epilog=EPILOG,
+        ),
+        Command(
+            "tags",
+            "print the VM's Azure tags",
+            "Print the VM's tags (from tagsList when IMDS offers it, else from the tags string;\n"
+            "anything ambiguous in that string is reported on stderr).",
+            _run_tags,
+            [ENDPOINT, TIMEOUT, VERBOSE, OUTPUT],
+            epilog=EPILOG,
+        ),
+        Command(
+            "versions",
+            "list the api-versions this IMDS offers",
+            "List the api-versions this IMDS offers, whether azimds knows each, and the one\n"
+            "azimds uses (the newest both know).",
+            _run_versions,
+            [ENDPOINT, TIMEOUT, VERBOSE, OUTPUT],
+            epilog=EPILOG,
+        ),
+        Command(
+            "detect",
+            "say whether this machine is an Azure VM (sends nothing)",
+            "Say whether azimds would talk to IMDS here, and why. Sends nothing: it reads the\n"
+            "environment (AZIMDS_DISABLE, AZIMDS_ENDPOINT) and the DMI chassis asset tag.\n"
+            "Exits 0 when it would talk to IMDS, 3 when not.",
+            _run_detect,
+            [OUTPUT, Option("--endpoint", metavar="URL", help="an explicit IMDS base URL")],
+            epilog=EPILOG,
+        ),
+    )
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add get, facts, tags, versions and detect to the argparse ``subparsers`` of ``azimds``."""
+    for command in COMMANDS.values():
+        add_parser(subparsers, command)
+
+
+def _client(args: Values, api_version: Optional[str] = None, needs: Sequence[str] = ()) -> Client:
     trace = _to_stderr if args.verbose else None
     return Client(
         args.endpoint, api_version=api_version, needs=needs, deadline=args.timeout, trace=trace
@@ -345,24 +362,14 @@ def exit_code(error: AzimdsError) -> int:
     return EXIT_BAD_RESPONSE
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
-
-
-def _wants_json(args: argparse.Namespace) -> bool:
+def _wants_json(args: Values) -> bool:
     if args.output is not None:
         return bool(args.output == "json")
     return not sys.stdout.isatty()
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(jsontext.dumps(value) + "\n")
 
 
 def _flatten(value: Any, prefix: str = "") -> Any:
@@ -401,17 +408,3 @@ def _print_table(
 def _printable(text: str) -> str:
     """Return ``text`` without control characters, so a value cannot garble the terminal."""
     return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run only these sub-commands (for tests and ``python -m azimds.commands``)."""
-    parser = argparse.ArgumentParser(prog="azimds")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    register(sub)
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

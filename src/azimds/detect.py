@@ -18,7 +18,12 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 from __future__ import annotations
 
 import os
-from typing import Mapping, NamedTuple, Optional
+
+from .record import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
 AZURE_CHASSIS_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
@@ -32,7 +37,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
-class Detection(NamedTuple):
+class Detection(Record):
     """The outcome of detection.
 
     Attributes:

@@ -9,7 +9,9 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Optional, Sequence, Tuple
 
 
 class AzimdsError(Exception):

@@ -10,15 +10,16 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 
 from __future__ import annotations
 
-import collections
-import random as _random
-import threading
+import _thread
 import time
-from typing import Callable, Deque, Optional
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-Random = Callable[[], float]
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional
+
+    Clock = Callable[[], float]
+    Sleep = Callable[[float], None]
+    Random = Callable[[], float]
 
 
 class RetryPolicy:
@@ -214,8 +215,8 @@ class Pacer:
         self.window = per + margin
         self.clock = clock
         self.sleep = sleep
-        self._starts: Deque[float] = collections.deque(maxlen=rate)
-        self._lock = threading.Lock()
+        self._starts: List[float] = []  # the latest ``rate`` start times, oldest first
+        self._lock = _thread.allocate_lock()  # what threading.Lock() returns, without threading
 
     def acquire(self, budget: float = float("inf")) -> bool:
         """Wait until a request may start, and count it as started.
@@ -235,6 +236,7 @@ class Pacer:
             if start - now > budget:
                 return False
             self._starts.append(start)
+            del self._starts[: -self.rate]
         if start > now:
             self.sleep(start - now)
         return True
@@ -255,5 +257,12 @@ class Unpaced(Pacer):
 # it unless given its own (tests with a virtual clock, or an emulator without a rate limit).
 PROCESS_PACER = Pacer()
 
-# A default source of jitter; tests pass their own.
-default_random: Random = _random.random
+
+def default_random() -> float:
+    """Return a random float in [0, 1): the default source of jitter; tests pass their own.
+
+    ``random`` is imported on the first retry, not at start-up: most calls never retry.
+    """
+    import random
+
+    return random.random()

@@ -8,7 +8,10 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
 
 # Every api-version of /metadata/instance, oldest first.
 INSTANCE_VERSIONS: Tuple[str, ...] = (
@@ -99,6 +102,16 @@ def is_known(version: str) -> bool:
     return version in _INDEX
 
 
+def is_well_formed(version: str) -> bool:
+    """Return True when ``version`` has the form of an api-version: YYYY-MM-DD in ASCII digits."""
+    parts = version.split("-")
+    return (
+        version.isascii()
+        and [len(part) for part in parts] == [4, 2, 2]
+        and all(part.isdigit() for part in parts)
+    )
+
+
 def newest_common(
     offered: Iterable[str], known: Iterable[str] = INSTANCE_VERSIONS
 ) -> Optional[str]:
@@ -155,7 +168,7 @@ _INDEX = frozenset(INSTANCE_VERSIONS)
 
 
 def _prune(node: Any, path: str, version: str, table: Mapping[str, str]) -> Any:
-    if isinstance(node, Mapping):
+    if isinstance(node, dict):
         kept: Dict[str, Any] = {}
         for key, value in node.items():
             child = f"{path}.{key}" if path else key
