@@ -550,6 +550,29 @@ def test_model_is_frozen() -> None:
         instance.placement.zone = "2"  # type: ignore[misc]
 
 
+def rebuilt(value: Any) -> Any:
+    """Return ``value`` with every model object made again through its dataclass __init__.
+
+    Each object's attributes must be exactly its fields, as __init__ would set them.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: rebuilt(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        assert vars(value).keys() == fields.keys(), type(value).__name__
+        return type(value)(**fields)
+    if isinstance(value, tuple):
+        return tuple(rebuilt(item) for item in value)
+    return value
+
+
+@pytest.mark.parametrize("version", versions.INSTANCE_VERSIONS)
+def test_model_objects_equal_those_their_constructors_make(version: str) -> None:
+    """normalize builds objects without __init__ (for speed): they must be the same objects."""
+    instance = at(version)
+    again = rebuilt(instance)
+    assert again == instance
+    assert repr(again) == repr(instance)
+
+
 def test_input_document_is_not_changed() -> None:
     doc = doc_at(versions.NEWEST)
     before = copy.deepcopy(doc)

@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NamedTuple as Record
 else:
+    from _operator import itemgetter
 
     class Record(tuple):
         """A tuple whose items are also attributes named by the class's annotations."""
@@ -30,10 +31,12 @@ else:
             super().__init_subclass__()
             cls._fields = tuple(cls.__annotations__)  # strings under PEP 563, in order
             for index, name in enumerate(cls._fields):
-                setattr(cls, name, property(lambda self, i=index: tuple.__getitem__(self, i)))
+                setattr(cls, name, property(itemgetter(index)))
 
         def __new__(cls, *values, **named):
             fields = cls._fields
+            if not named and len(values) == len(fields):
+                return tuple.__new__(cls, values)
             if len(values) > len(fields):
                 raise TypeError(f"{cls.__name__}() takes {len(fields)} fields, got {len(values)}")
             unknown = set(named) - set(fields[len(values) :])
@@ -43,6 +46,9 @@ else:
             if missing:
                 raise TypeError(f"{cls.__name__}() is missing {missing}")
             return tuple.__new__(cls, values + tuple(named[n] for n in fields[len(values) :]))
+
+        def __setattr__(self, name, value):  # subclasses have a __dict__: keep it empty
+            raise AttributeError(f"{type(self).__name__} is read-only: use _replace")
 
         def __repr__(self) -> str:
             shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))

@@ -45,7 +45,7 @@ def parse_tags(compute: Mapping[str, Any]) -> ParsedTags:
         MalformedTags: ``compute`` is not a mapping, ``tagsList`` is not a list of name/value
             objects, or ``tags`` is not a string.
     """
-    if not isinstance(compute, Mapping):
+    if not isinstance(compute, (dict, Mapping)):  # dict first: typing's check is slow
         raise MalformedTags("compute", f"must be an object, found {_kind(compute)}")
     if "tagsList" in compute and compute["tagsList"] != "":
         return parse_tags_list(compute["tagsList"])
@@ -71,13 +71,14 @@ def parse_tags_list(items: Any) -> ParsedTags:
         )
     pairs: List[Tuple[str, str]] = []
     for index, item in enumerate(items):
-        where = f"compute.tagsList[{index}]"
-        if not isinstance(item, Mapping):
+        if not isinstance(item, (dict, Mapping)):
+            where = f"compute.tagsList[{index}]"
             raise MalformedTags(where, f"must be a {{name, value}} object, found {_kind(item)}")
         for key in ("name", "value"):
             if not isinstance(item.get(key), str):
                 found = _kind(item[key]) if key in item else "nothing"
-                raise MalformedTags(f"{where}.{key}", f"must be a string, found {found}")
+                where = f"compute.tagsList[{index}].{key}"
+                raise MalformedTags(where, f"must be a string, found {found}")
         pairs.append((item["name"], item["value"]))
     return _collect(pairs, [], SOURCE_LIST)
 
