@@ -601,23 +601,29 @@ class _Node:
     def number(self, key: str) -> Optional[int]:
         """Return the whole number at ``key``; raise MalformedDocument if it is not one."""
         value = self.data.get(key)
-        if value is None or value == "":
+        if value.__class__ is str:  # IMDS serves numbers as strings
+            digits = value[1:] if value.startswith("-") else value
+            if digits.isascii() and digits.isdigit():
+                return int(value)
+            if value == "":
+                return None
+        elif value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
+        elif isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
-            return int(value)
         raise MalformedDocument(self.where(key), f"must be a whole number, found {_shown(value)}")
 
     def flag(self, key: str) -> Optional[bool]:
         """Return the boolean at ``key`` ("true"/"false"); raise MalformedDocument otherwise."""
         value = self.data.get(key)
-        if value is None or value == "":
-            return None
-        if isinstance(value, bool):
+        if value.__class__ is str:  # IMDS serves booleans as strings
+            lowered = value.lower()
+            if lowered in ("true", "false"):
+                return lowered == "true"
+            if value == "":
+                return None
+        elif value is None or isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
         problem = f'must be "true" or "false", found {_shown(value)}'
         raise MalformedDocument(self.where(key), problem)
 
