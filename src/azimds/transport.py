@@ -266,6 +266,26 @@ class _Reader:
             if not self.fill():
                 return None
 
+    def head(self, limit: int) -> Optional[bytes]:
+        """Return the status line and headers up to the empty line (without it), or None when
+        the stream ends first.
+
+        Raises:
+            TransportError: they grow past ``limit`` bytes, or the stream ends inside them.
+        """
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if 0 <= end <= limit:
+                head = bytes(self.buffer[:end])
+                del self.buffer[: end + 4]
+                return head
+            if end > limit or len(self.buffer) > limit:
+                raise TransportError(f"invalid HTTP response (headers over {limit // 1024} KiB)")
+            if not self.fill():
+                if self.buffer:
+                    raise TransportError("connection closed in the middle of the response headers")
+                return None
+
     def take(self, count: int) -> bytes:
         """Return up to ``count`` bytes, fewer only at the end of the stream."""
         while len(self.buffer) < count and self.fill():
@@ -278,25 +298,17 @@ class _Reader:
 def _read_head(reader: _Reader) -> Tuple[int, str, Dict[str, str]]:
     """Return (status, reason, headers with lower-case names) of the final response."""
     while True:
-        status_line = reader.line(_MAX_HEAD)
-        if status_line is None:
+        head = reader.head(_MAX_HEAD)
+        if head is None:
             raise TransportError("connection closed without a response")
-        parts = status_line.decode("latin-1").split(" ", 2)
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
             raise TransportError("invalid HTTP response (not an HTTP/1.x status line)")
         status, reason = int(parts[1]), (parts[2] if len(parts) > 2 else "")
         headers: Dict[str, str] = {}
-        size = len(status_line)
-        while True:
-            line = reader.line(_MAX_HEAD)
-            if line is None:
-                raise TransportError("connection closed in the middle of the response headers")
-            size += len(line)
-            if size > _MAX_HEAD:
-                raise TransportError("invalid HTTP response (headers over 64 KiB)")
-            if not line:
-                break
-            name, sep, value = line.decode("latin-1").partition(":")
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
             if not sep:
                 raise TransportError("invalid HTTP response (a header line without ':')")
             key = name.strip().lower()
