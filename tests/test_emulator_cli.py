@@ -49,6 +49,9 @@ def test_serve_announces_its_url_and_answers(processes: List[subprocess.Popen[st
     process, first = launch(processes, "serve", "--port", "0")
     match = re.search(r"at (http://127\.0\.0\.1:\d+)", first)
     assert match, first
+    assert process.stdout is not None
+    hint = process.stdout.readline()
+    assert f'curl -H Metadata:true "{match.group(1)}/metadata/instance?api-version=' in hint
     status, body = get(match.group(1), "/metadata/instance?api-version=2021-02-01")
     assert status == 200
     assert json.loads(body)["compute"]["name"] == "jubilee"

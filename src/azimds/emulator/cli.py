@@ -142,9 +142,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     for fault in faults:
         emulator.add_fault(fault)
-    url = f"{emulator.base_url}/metadata/instance?api-version=2021-02-01"
 
-    def announce() -> None:
+    def announce() -> None:  # once listening: base_url holds the port only from then on
+        url = f"{emulator.base_url}/metadata/instance?api-version=2021-02-01"
         print(f"azimds emulator: VM {profile.name} ({profile.vm_id}) at {emulator.base_url}")
         print(f'  try: curl -H Metadata:true "{url}"', flush=True)
 
