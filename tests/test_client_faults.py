@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import socketserver
 import threading
 import time
-from typing import Any, Iterator, List
+from typing import Any, Callable, Iterator, List
 
 import pytest
 
@@ -259,57 +260,54 @@ def test_the_size_cap_is_configurable(emu: Emulator) -> None:
         client_for(emu, max_bytes=100).instance()
 
 
-@pytest.fixture
-def endless_server() -> Iterator[str]:
-    """A server answering 200 with no Content-Length and a body that keeps coming."""
+@contextlib.contextmanager
+def raw_server(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """Yield the URL of a loopback server that reads a request, then calls ``answer(conn)``.
+
+    For answers the emulator has no fault for.
+    """
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             self.request.recv(65536)
-            self.request.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
-            try:
-                for _ in range(64):  # 4 MiB at most
-                    self.request.sendall(b" " * 65536)
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):  # the client may hang up first
+                answer(self.request)
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
-def test_a_body_without_length_is_cut_off_at_the_cap(endless_server: str) -> None:
-    client = Client(endless_server, pacer=Unpaced(), versions_memo=VersionMemo())
-    with pytest.raises(ResponseTooLarge, match="kept coming"):
-        client.instance()
+def endless_body(conn: socket.socket) -> None:
+    """200 with no Content-Length and a body that keeps coming (4 MiB at most)."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+    for _ in range(64):
+        conn.sendall(b" " * 65536)
 
 
-@pytest.fixture
-def nested_server() -> Iterator[str]:
-    """A server answering 200 with JSON nested 100,000 deep (under the size cap)."""
+def deeply_nested_json(conn: socket.socket) -> None:
+    """200 with JSON nested 100,000 deep: under the size cap, past any recursion limit."""
     body = b"[" * 100_000 + b"]" * 100_000
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            self.request.recv(65536)
-            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            self.request.sendall(head + body)
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
-def test_hostile_nesting_is_a_malformed_response_not_a_crash(nested_server: str) -> None:
-    client = Client(nested_server, pacer=Unpaced(), versions_memo=VersionMemo())
-    with pytest.raises(MalformedResponse, match=r"not valid JSON.*nested too deeply"):
-        client.instance()
+def test_a_body_without_length_is_cut_off_at_the_cap() -> None:
+    with raw_server(endless_body) as url:
+        client = Client(url, pacer=Unpaced(), versions_memo=VersionMemo())
+        with pytest.raises(ResponseTooLarge, match="kept coming"):
+            client.instance()
+
+
+def test_hostile_nesting_is_a_malformed_response_not_a_crash() -> None:
+    with raw_server(deeply_nested_json) as url:
+        client = Client(url, pacer=Unpaced(), versions_memo=VersionMemo())
+        with pytest.raises(MalformedResponse, match=r"not valid JSON.*nested too deeply"):
+            client.instance()
 
 
 def test_a_redirect_is_refused_and_not_followed(
