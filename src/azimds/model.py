@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from . import tags as tag_parser
 from .errors import MalformedDocument as MalformedDocument  # part of the model API
+from .tags import is_json_object, json_kind
 
 if TYPE_CHECKING:
     from typing import ParamSpec, TypeVar
@@ -256,8 +257,8 @@ def normalize(document: Mapping[str, Any], api_version: str) -> Instance:
             not send (a list where an object belongs, a non-numeric fault domain, invalid
             base64 in userData, ...). The message names the field.
     """
-    if not _is_mapping(document):
-        raise MalformedDocument("(document)", f"must be an object, found {_kind(document)}")
+    if not is_json_object(document):
+        raise MalformedDocument("(document)", f"must be an object, found {json_kind(document)}")
     root = _Node(document, "")
     compute = root.node("compute")
     network = root.node("network")
@@ -466,15 +467,15 @@ def _addresses(family: _Node, version: int) -> _Addresses:
     if entries is not None and entries != "":
         if not isinstance(entries, list):
             raise MalformedDocument(
-                family.where("ipAddress"), f"must be a list, found {_kind(entries)}"
+                family.where("ipAddress"), f"must be a list, found {json_kind(entries)}"
             )
         for index, entry in enumerate(entries):
             where = f"{family.where('ipAddress')}[{index}]"
             if isinstance(entry, str):  # the 2019 documentation shows bare IPv6 strings
                 private.extend(_ip(entry, version, where))
                 continue
-            if not _is_mapping(entry):
-                raise MalformedDocument(where, f"must be an object, found {_kind(entry)}")
+            if not is_json_object(entry):
+                raise MalformedDocument(where, f"must be an object, found {json_kind(entry)}")
             address = _Node(entry, where)
             for key, found in (("privateIpAddress", private), ("publicIpAddress", public)):
                 found.extend(_ip(address.text(key), version, address.where(key)))
@@ -568,11 +569,6 @@ def _build(cls: Callable[P, T], *args: P.args, **fields: P.kwargs) -> T:
     return built
 
 
-def _is_mapping(value: Any) -> bool:
-    """Return True for a JSON object; checks dict first, as typing's Mapping check is slow."""
-    return isinstance(value, (dict, Mapping))  # dict is tried first
-
-
 class _Node:
     """One object of the document and its path, with getters that check types.
 
@@ -590,18 +586,16 @@ class _Node:
     def text(self, key: str) -> Optional[str]:
         """Return the string at ``key``; raise MalformedDocument if it is not a string."""
         value = self.data.get(key)
-        if value.__class__ is str:  # the usual case first: this runs for every field
+        if isinstance(value, str):
             return value or None
         if value is None:
             return None
-        if not isinstance(value, str):
-            raise MalformedDocument(self.where(key), f"must be a string, found {_kind(value)}")
-        return value
+        raise MalformedDocument(self.where(key), f"must be a string, found {json_kind(value)}")
 
     def number(self, key: str) -> Optional[int]:
         """Return the whole number at ``key``; raise MalformedDocument if it is not one."""
         value = self.data.get(key)
-        if value.__class__ is str:  # IMDS serves numbers as strings
+        if isinstance(value, str):  # IMDS serves numbers as strings
             digits = value[1:] if value.startswith("-") else value
             if digits.isascii() and digits.isdigit():
                 return int(value)
@@ -616,7 +610,7 @@ class _Node:
     def flag(self, key: str) -> Optional[bool]:
         """Return the boolean at ``key`` ("true"/"false"); raise MalformedDocument otherwise."""
         value = self.data.get(key)
-        if value.__class__ is str:  # IMDS serves booleans as strings
+        if isinstance(value, str):  # IMDS serves booleans as strings
             lowered = value.lower()
             if lowered in ("true", "false"):
                 return lowered == "true"
@@ -630,19 +624,14 @@ class _Node:
     def node(self, key: str) -> Optional[_Node]:
         """Return the object at ``key`` as a node; raise MalformedDocument if not an object."""
         value = self.data.get(key)
-        if value.__class__ is dict:  # the usual case first
-            return _Node(value, f"{self.path}.{key}" if self.path else key)
+        if is_json_object(value):
+            return _Node(value, self.where(key))
         if value is None or value == "":
             return None
-        if not _is_mapping(value):
-            raise MalformedDocument(self.where(key), f"must be an object, found {_kind(value)}")
-        return _Node(value, self.where(key))
+        raise MalformedDocument(self.where(key), f"must be an object, found {json_kind(value)}")
 
     def section(self, key: str) -> _Node:
         """Return the object at ``key``, or an empty node when it is absent."""
-        value = self.data.get(key)
-        if value.__class__ is dict:  # the usual case first
-            return _Node(value, f"{self.path}.{key}" if self.path else key)
         found = self.node(key)
         return found if found is not None else _EMPTY
 
@@ -652,12 +641,12 @@ class _Node:
         if value is None or value == "":
             return None
         if not isinstance(value, list):
-            raise MalformedDocument(self.where(key), f"must be a list, found {_kind(value)}")
+            raise MalformedDocument(self.where(key), f"must be a list, found {json_kind(value)}")
         found: List[_Node] = []
         for index, item in enumerate(value):
             where = f"{self.where(key)}[{index}]"
-            if not _is_mapping(item):
-                raise MalformedDocument(where, f"must be an object, found {_kind(item)}")
+            if not is_json_object(item):
+                raise MalformedDocument(where, f"must be an object, found {json_kind(item)}")
             found.append(_Node(item, where))
         return found
 
@@ -667,7 +656,7 @@ class _Node:
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            problem = f"must be a base64 string, found {_kind(value)}"
+            problem = f"must be a base64 string, found {json_kind(value)}"
             raise MalformedDocument(self.where(key), problem)
         try:
             raw = base64.b64decode("".join(value.split()), validate=True)
@@ -683,27 +672,8 @@ class _Node:
 _EMPTY = _Node({}, "(absent)")  # no getter can fail on it, so its path is never shown
 
 
-def _kind(value: Any) -> str:
-    """Return a short description of the JSON type of ``value`` for error messages."""
-    if isinstance(value, bool):
-        return "a boolean"
-    for kind, name in _KIND_NAMES:
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
-
-
-_KIND_NAMES: Tuple[Tuple[Any, str], ...] = (
-    (Mapping, "an object"),
-    (list, "a list"),
-    (str, "a string"),
-    ((int, float), "a number"),
-    (type(None), "null"),
-)
-
-
 def _shown(value: Any) -> str:
     """Return ``value`` for an error message: strings quoted and cut at 40 characters."""
     if isinstance(value, str):
         return repr(value if len(value) <= 40 else value[:40] + "...")
-    return _kind(value)
+    return json_kind(value)

@@ -11,9 +11,12 @@ Standard library only, Python 3.8+: this module is shipped to Ansible targets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from .errors import MalformedDocument
+
+if TYPE_CHECKING:
+    from typing import TypeGuard  # Python 3.10+: for the type checker only
 
 SOURCE_LIST = "tagsList"
 SOURCE_STRING = "tags"
@@ -45,8 +48,8 @@ def parse_tags(compute: Mapping[str, Any]) -> ParsedTags:
         MalformedTags: ``compute`` is not a mapping, ``tagsList`` is not a list of name/value
             objects, or ``tags`` is not a string.
     """
-    if not isinstance(compute, (dict, Mapping)):  # dict first: typing's check is slow
-        raise MalformedTags("compute", f"must be an object, found {_kind(compute)}")
+    if not is_json_object(compute):
+        raise MalformedTags("compute", f"must be an object, found {json_kind(compute)}")
     if "tagsList" in compute and compute["tagsList"] != "":
         return parse_tags_list(compute["tagsList"])
     if "tags" in compute:
@@ -67,16 +70,16 @@ def parse_tags_list(items: Any) -> ParsedTags:
     if not isinstance(items, list):
         raise MalformedTags(
             "compute.tagsList",
-            f"must be a list of {{name, value}} objects, found {_kind(items)}",
+            f"must be a list of {{name, value}} objects, found {json_kind(items)}",
         )
     pairs: List[Tuple[str, str]] = []
     for index, item in enumerate(items):
-        if not isinstance(item, (dict, Mapping)):
+        if not is_json_object(item):
             where = f"compute.tagsList[{index}]"
-            raise MalformedTags(where, f"must be a {{name, value}} object, found {_kind(item)}")
+            raise MalformedTags(where, f"must be a {{name, value}} object, found {json_kind(item)}")
         for key in ("name", "value"):
             if not isinstance(item.get(key), str):
-                found = _kind(item[key]) if key in item else "nothing"
+                found = json_kind(item[key]) if key in item else "nothing"
                 where = f"compute.tagsList[{index}].{key}"
                 raise MalformedTags(where, f"must be a string, found {found}")
         pairs.append((item["name"], item["value"]))
@@ -98,7 +101,7 @@ def parse_tags_string(text: Any) -> ParsedTags:
         MalformedTags: ``text`` is not a string.
     """
     if not isinstance(text, str):
-        raise MalformedTags("compute.tags", f"must be a string, found {_kind(text)}")
+        raise MalformedTags("compute.tags", f"must be a string, found {json_kind(text)}")
     if text == "":
         return ParsedTags(source=SOURCE_STRING)
     pairs: List[Tuple[str, str]] = []
@@ -155,13 +158,18 @@ def _collect(pairs: List[Tuple[str, str]], warnings: List[str], source: str) -> 
     return ParsedTags(tags=tags, warnings=tuple(warnings), source=source)
 
 
-def _kind(value: Any) -> str:
+def is_json_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """Return True for a JSON object (a dict, or another mapping)."""
+    return isinstance(value, (dict, Mapping))  # dict first: typing's Mapping check is slow
+
+
+def json_kind(value: Any) -> str:
     """Return the JSON type of ``value`` for an error message (never the value itself)."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    if isinstance(value, Mapping):
+    if is_json_object(value):
         return "an object"
     names = {list: "a list", str: "a string", type(None): "null"}
     return names.get(type(value), type(value).__name__)
