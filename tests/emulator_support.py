@@ -1,4 +1,4 @@
-"""Shared helpers for the emulator tests: real HTTP over loopback, raw sockets, a fake clock.
+"""Shared test helpers: HTTP over loopback, raw sockets, a virtual clock for emulator and client.
 
 Every helper refuses any host that is not loopback: the tests never send a packet elsewhere
 (the one exception, 169.254.169.254, lives inside a private network namespace that
@@ -26,16 +26,33 @@ DOC_HOST = "http://169.254.169.254"
 
 
 class FakeClock:
-    """A monotonic clock the test moves by hand: ``Emulator(profile, clock=clock)``."""
+    """Virtual monotonic time, moved by hand or by sleeping.
+
+    Give it to the emulator (``clock=clock``) and to a client (``clock=clock,
+    sleep=clock.sleep``): minutes of retrying then pass at once. ``slept`` lists every wait.
+    """
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
+        self.slept: List[float] = []
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+INSTANCE = "/metadata/instance?api-version=2021-02-01"
+
+
+def statuses(base_url: str, count: int, target: str = INSTANCE) -> List[int]:
+    """Return the status of each of ``count`` GETs of ``target``."""
+    return [request(base_url, target).status for _ in range(count)]
 
 
 @dataclass

@@ -25,24 +25,10 @@ from azimds.errors import (
     Unavailable,
 )
 from azimds.retry import Pacer, RetryPolicy, Unpaced
+from emulator_support import FakeClock
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 FAST = RetryPolicy(base_delay=0.05, max_delay=0.3)
-
-
-class FakeClock:
-    """Virtual monotonic time shared by the emulator and the client."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-        self.slept: List[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class RecordedSleep:

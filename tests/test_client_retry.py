@@ -9,21 +9,7 @@ from typing import List, Optional
 import pytest
 
 from azimds.retry import Pacer, RetryBudget, RetryPolicy, Unpaced, parse_retry_after
-
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: List[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from emulator_support import FakeClock
 
 
 def no_jitter() -> float:

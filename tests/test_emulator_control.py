@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 import pytest
 
 from azimds.emulator.pytest_plugin import EmulatorFactory
 from azimds.emulator.server import Emulator
-from emulator_support import FakeClock, control, request, serves_normally
-
-INSTANCE = "/metadata/instance?api-version=2021-02-01"
+from emulator_support import INSTANCE, FakeClock, control, request, serves_normally, statuses
 
 
 @pytest.fixture
@@ -21,10 +19,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def emulator(imds_factory: EmulatorFactory, clock: FakeClock) -> Emulator:
     return imds_factory(clock=clock, rate_limit=False)
-
-
-def statuses(base_url: str, count: int, target: str = INSTANCE) -> List[int]:
-    return [request(base_url, target).status for _ in range(count)]
 
 
 def test_post_one_fault(emulator: Emulator) -> None:

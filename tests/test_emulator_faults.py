@@ -9,7 +9,7 @@ import http.client
 import json
 import socket
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import pytest
 
@@ -17,9 +17,8 @@ from azimds.emulator.faults import Fault, FaultError
 from azimds.emulator.profile import profile_from_mapping
 from azimds.emulator.pytest_plugin import EmulatorFactory
 from azimds.emulator.server import Emulator
-from emulator_support import FakeClock, address, request, serves_normally
+from emulator_support import INSTANCE, FakeClock, address, request, serves_normally, statuses
 
-INSTANCE = "/metadata/instance?api-version=2021-02-01"
 VERSIONS = "/metadata/versions"
 
 
@@ -31,10 +30,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def emulator(imds_factory: EmulatorFactory, clock: FakeClock) -> Emulator:
     return imds_factory(clock=clock, rate_limit=False)
-
-
-def statuses(base_url: str, count: int, target: str = INSTANCE) -> List[int]:
-    return [request(base_url, target).status for _ in range(count)]
 
 
 def raw_get(base_url: str, target: str = INSTANCE) -> http.client.HTTPResponse:
