@@ -8,7 +8,7 @@ call too. Both run on the same documents in the same run:
 
 - an emulator-signed document with its test chain (trusted), and the same document when its
   root is not trusted, and with one byte of the content flipped;
-- the real US Government document of testdata/attested at its valid time (openssl ``-attime``),
+- the real US Government document of tests/data/attested at its valid time (openssl ``-attime``),
   and at the current time (expired).
 
 Printed: documents per second and time per document for each path, the ratio, and whether the
@@ -40,7 +40,7 @@ from azimds.emulator.profile import default_profile
 
 GOAL = 10.0
 UTC = datetime.timezone.utc
-TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "attested"
+TESTDATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "attested"
 
 
 @dataclass

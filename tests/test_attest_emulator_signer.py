@@ -113,7 +113,7 @@ def test_naive_now_means_utc() -> None:
 def test_without_a_nonce_the_nonce_is_a_timestamp(nonce: Any) -> None:
     content = attested_content(VM_INSTANCE, "2018-10-01", nonce, AT)
     assert re.fullmatch(r"\d{8}-\d{6}", content["nonce"])
-    # As in the real documents of testdata/attested, that timestamp is the time of expiresOn.
+    # As in the real documents of tests/data/attested, that timestamp is the time of expiresOn.
     assert content["nonce"] == "20260301-183045"
 
 

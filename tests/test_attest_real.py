@@ -1,4 +1,4 @@
-"""Real attested documents (testdata/attested): they verify at their time, with their chains,
+"""Real attested documents (tests/data/attested): they verify at their time, with their chains,
 and are rejected today; the documentation sample's math holds but it is never trusted."""
 
 from __future__ import annotations

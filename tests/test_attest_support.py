@@ -28,7 +28,7 @@ from azimds.emulator.attested import (
 
 UTC = datetime.timezone.utc
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = REPO.parent / "shared" / "testdata" / "attested"
+TESTDATA = REPO / "tests" / "data" / "attested"
 
 PUBLIC_2022 = "public-2022.b64"
 USGOV_2023 = "usgov-2023.b64"
@@ -55,12 +55,12 @@ NONCE = "a1B2c3D4e5"
 
 
 def real_document(name: str) -> str:
-    """Return the base64 signature stored in testdata/attested/``name``."""
+    """Return the base64 signature stored in tests/data/attested/``name``."""
     return (TESTDATA / name).read_text(encoding="ascii").strip()
 
 
 def sample_certificate(name: str) -> x509.Certificate:
-    """Return the single certificate in testdata/attested/``name``."""
+    """Return the single certificate in tests/data/attested/``name``."""
     (certificate,) = load_pem_certificates(TESTDATA / name)
     return certificate
 

@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .. import versions
 from ..attest.clouds import cloud_name, metadata_domain
 from ..attest.content import format_time
 from ..attest.nonce import NonceError, check_nonce
+from ..imds import versions
 
 # Paths under which an emulator serves its CA (the leaf's AIA URL is INTERMEDIATE_DER_PATH).
 ROOT_PEM_PATH = "/azimds/attested/root.pem"
@@ -89,7 +89,7 @@ def attested_content(
     plan, timeStamp and vmId; subscriptionId (2019-04-30); sku (2019-11-01); licenseType
     (2020-09-01). The document is valid for 6 hours from ``now`` (naive means UTC). Without a
     nonce (None or ""), the nonce is a ``YYYYMMDD-HHMMSS`` timestamp; like in the real documents
-    of ``testdata/attested``, it is the time of ``expiresOn``.
+    of ``tests/data/attested``, it is the time of ``expiresOn``.
 
     Raises:
         NonceError: ``nonce`` is not 1 to 32 ASCII letters and digits.
