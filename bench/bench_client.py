@@ -34,10 +34,11 @@ from typing import Any, Callable, Dict, List, Tuple
 from servers import EMULATOR, start_server
 
 import azimds
-from azimds import model, versions
-from azimds.client import Client
-from azimds.errors import NotOnAzure
-from azimds.retry import Unpaced
+from azimds.facts import model
+from azimds.imds import versions
+from azimds.imds.client import Client
+from azimds.imds.errors import NotOnAzure
+from azimds.imds.retry import Unpaced
 
 PATH = f"/metadata/instance?api-version={versions.NEWEST}"
 GOAL_CLIENT = 1.3

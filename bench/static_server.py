@@ -10,8 +10,8 @@ import http.server
 import json
 import sys
 
-from azimds import versions
 from azimds.emulator import default_profile
+from azimds.imds import versions
 
 DOCUMENT = json.dumps(
     versions.document_at(default_profile().instance, versions.NEWEST), separators=(",", ":")

@@ -11,7 +11,6 @@ from typing import Dict, Iterator, Tuple
 
 import pytest
 
-from azimds import versions
 from azimds.attest import (
     AiaFetcher,
     FetchError,
@@ -23,6 +22,7 @@ from azimds.attest import (
 )
 from azimds.attest.fetcher import ATTESTED_PATH
 from azimds.emulator.attested import INTERMEDIATE_DER_PATH, AttestationCA, answer
+from azimds.imds import versions
 from test_attest_support import (
     VM_INSTANCE,
     Handler,

@@ -11,13 +11,13 @@ from typing import Any, List, Tuple
 
 import pytest
 
-import azimds.client
-from azimds import versions
+import azimds.imds.client
 from azimds.cli import main
-from azimds.client import VersionMemo
 from azimds.emulator import Emulator
 from azimds.emulator.pytest_plugin import EmulatorFactory
-from azimds.retry import Unpaced
+from azimds.imds import versions
+from azimds.imds.client import VersionMemo
+from azimds.imds.retry import Unpaced
 
 SECRET = "hunter2-do-not-print"
 
@@ -28,8 +28,8 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("AZIMDS_ENDPOINT", "AZIMDS_DISABLE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AZIMDS_DMI_DIR", str(tmp_path / "no-dmi"))
-    monkeypatch.setattr(azimds.client, "PROCESS_PACER", Unpaced())
-    monkeypatch.setattr(azimds.client, "PROCESS_VERSIONS", VersionMemo())
+    monkeypatch.setattr(azimds.imds.client, "PROCESS_PACER", Unpaced())
+    monkeypatch.setattr(azimds.imds.client, "PROCESS_VERSIONS", VersionMemo())
 
 
 @pytest.fixture
@@ -306,7 +306,7 @@ def test_exit_2_for_an_unclear_disable_switch(
 
 def azimds_process(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "azimds.cli", *argv],
+        [sys.executable, "-m", "azimds", *argv],
         capture_output=True,
         text=True,
         timeout=60,

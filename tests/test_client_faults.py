@@ -12,11 +12,12 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 
-from azimds import __version__, versions
-from azimds.client import Client, VersionMemo
+from azimds import __version__
 from azimds.emulator import Emulator
 from azimds.emulator.pytest_plugin import EmulatorFactory
-from azimds.errors import (
+from azimds.imds import versions
+from azimds.imds.client import Client, VersionMemo
+from azimds.imds.errors import (
     BadRequest,
     MalformedResponse,
     NotFound,
@@ -24,7 +25,7 @@ from azimds.errors import (
     ResponseTooLarge,
     Unavailable,
 )
-from azimds.retry import Pacer, RetryPolicy, Unpaced
+from azimds.imds.retry import Pacer, RetryPolicy, Unpaced
 from emulator_support import FakeClock
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

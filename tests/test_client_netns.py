@@ -19,8 +19,8 @@ pytestmark = pytest.mark.netns
 
 SCRIPT = r"""
 import json, os, pathlib, subprocess, sys, tempfile
-from azimds.client import Client
-from azimds.detect import AZURE_CHASSIS_ASSET_TAG
+from azimds.imds.client import Client
+from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
 from azimds.emulator import Emulator, default_profile
 
 dmi = tempfile.mkdtemp()
@@ -30,7 +30,7 @@ with Emulator(default_profile(), host="169.254.169.254", port=80, allow_any_addr
     client = Client(environ=env)
     document = client.instance()
     cli = subprocess.run(
-        [sys.executable, "-m", "azimds.cli", "get", "compute/zone"],
+        [sys.executable, "-m", "azimds", "get", "compute/zone"],
         capture_output=True, text=True, timeout=60,
         env={"PATH": os.environ.get("PATH", ""), "AZIMDS_DMI_DIR": dmi},
     )

@@ -19,16 +19,13 @@ import azimds
 from azimds.emulator.pytest_plugin import EmulatorFactory
 
 PYTHON38 = "/root/.pyenv/versions/3.8.18/bin/python"
-SHIPPED = (
-    "__init__", "versions", "errors", "record", "jsontext", "detect", "retry", "transport", "client"
-)  # fmt: skip
 
 SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from azimds.client import Client
-from azimds.errors import NotOnAzure, Unavailable
-from azimds.retry import RetryPolicy, Unpaced
+from azimds.imds.client import Client
+from azimds.imds.errors import NotOnAzure, Unavailable
+from azimds.imds.retry import RetryPolicy, Unpaced
 
 url = sys.argv[2]
 client = Client(url, pacer=Unpaced(), policy=RetryPolicy(base_delay=0.05))
@@ -67,9 +64,10 @@ def test_client_modules_work_alone_on_python_38(
 ) -> None:
     package = tmp_path / "ship" / "azimds"
     package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
     source = Path(azimds.__file__).parent
-    for name in SHIPPED:
-        shutil.copy(source / f"{name}.py", package / f"{name}.py")
+    for name in azimds.SHIPPED_PACKAGES:
+        shutil.copytree(source / name, package / name)
     emu = imds_factory({"rate_limit": False})
     emu.add_fault({"path": "/metadata/instance", "kind": "status", "status": 500, "times": 1})
     emu.add_fault(

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import pytest
 
-from azimds.retry import Pacer, RetryBudget, RetryPolicy, Unpaced, parse_retry_after
+from azimds.imds.retry import Pacer, RetryBudget, RetryPolicy, Unpaced, parse_retry_after
 from emulator_support import FakeClock
 
 

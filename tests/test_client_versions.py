@@ -10,12 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from azimds import versions
-from azimds.client import PROCESS_VERSIONS, Client, VersionMemo
 from azimds.emulator import Emulator, profile_from_mapping
 from azimds.emulator.pytest_plugin import EmulatorFactory
-from azimds.errors import VersionNotAvailable
-from azimds.retry import Unpaced
+from azimds.imds import versions
+from azimds.imds.client import PROCESS_VERSIONS, Client, VersionMemo
+from azimds.imds.errors import VersionNotAvailable
+from azimds.imds.retry import Unpaced
 
 OLDEST, NEWEST = versions.OLDEST, versions.NEWEST
 

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from azimds import cmdline
-from azimds.cmdline import Command, Values
-from azimds.commands import COMMANDS
+from azimds.cli import cmdline
+from azimds.cli.cmdline import Command, Values
+from azimds.cli.imds_commands import COMMANDS
 from azimds.emulator import Emulator
 
 

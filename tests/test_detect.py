@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from azimds.client import Client
-from azimds.detect import AZURE_CHASSIS_ASSET_TAG, DEFAULT_ENDPOINT, detect
-from azimds.errors import NotOnAzure
+from azimds.imds.client import Client
+from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG, DEFAULT_ENDPOINT, detect
+from azimds.imds.errors import NotOnAzure
 
 
 def dmi_dir(tmp_path: Path, tag: str) -> str:

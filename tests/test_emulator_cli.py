@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-AZIMDS = [sys.executable, "-m", "azimds.cli"]
+AZIMDS = [sys.executable, "-m", "azimds"]
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from typing import Any, Dict
 
 import pytest
 
-from azimds import versions
 from azimds.emulator.profile import (
     ProfileError,
     RateLimit,
@@ -17,6 +16,7 @@ from azimds.emulator.profile import (
     profile_from_mapping,
 )
 from azimds.emulator.server import Emulator
+from azimds.imds import versions
 from emulator_support import request, scalars
 
 YAML_PROFILE = """\

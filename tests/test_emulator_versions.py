@@ -1,4 +1,4 @@
-"""api-versions and field gating, driven by the one table (azimds.versions), over real HTTP."""
+"""api-versions and field gating, driven by the one table (azimds.imds.versions), over real HTTP."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from azimds import versions
 from azimds.emulator.profile import default_profile, profile_from_mapping
 from azimds.emulator.pytest_plugin import EmulatorFactory
 from azimds.emulator.server import Emulator
+from azimds.imds import versions
 from emulator_support import request, scalars
 
 # The 35 versions as IMDS-NOTES.md lists them, oldest first.

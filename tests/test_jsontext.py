@@ -1,4 +1,4 @@
-"""azimds.jsontext gives what json.loads and json.dumps(indent=2) give, without importing json."""
+"""azimds.imds.jsontext gives what json.loads and json.dumps(indent=2) give, without json."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from azimds import jsontext
+from azimds.imds import jsontext
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
 values = st.recursive(
@@ -107,7 +107,7 @@ import sys
 sys.modules["_json"] = None  # as on an interpreter without the C accelerator
 sys.path.insert(0, {str(src)!r})
 import json
-from azimds import jsontext
+from azimds.imds import jsontext
 value = {{"a": [1, 2.5, "é\\n", None, True], "b": {{}}}}
 assert jsontext.loads(json.dumps(value)) == value
 assert jsontext.dumps(value) == json.dumps(value, indent=2, ensure_ascii=False)

@@ -10,10 +10,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
-from azimds import versions
 from azimds.emulator.profile import default_profile
-from azimds.errors import AzimdsError, MalformedResponse
-from azimds.model import (
+from azimds.facts.model import (
     DataDisk,
     ExtendedLocation,
     Instance,
@@ -24,6 +22,8 @@ from azimds.model import (
     Secret,
     normalize,
 )
+from azimds.imds import versions
+from azimds.imds.errors import AzimdsError, MalformedResponse
 
 NEWEST_DOC: Dict[str, Any] = default_profile().instance
 VM_ID = "13f56399-bd52-4150-9748-7190aae1ff21"

@@ -8,7 +8,7 @@ from typing import Any, Dict, NamedTuple, Tuple
 
 import pytest
 
-from azimds.record import Record
+from azimds.imds.record import Record
 
 
 class Point(Record):

@@ -14,10 +14,10 @@ from typing import Any, Dict, List
 import pytest
 
 import azimds
-from azimds import versions
 from azimds.emulator.profile import default_profile
-from azimds.model import Instance, normalize
-from azimds.shapes import ansible_facts, cloud_init_metadata, salt_grains
+from azimds.facts.model import Instance, normalize
+from azimds.facts.shapes import ansible_facts, cloud_init_metadata, salt_grains
+from azimds.imds import versions
 
 NEWEST_DOC: Dict[str, Any] = default_profile().instance
 SUB = "8d10da13-8125-4ba9-a717-bf7490507b3d"
@@ -407,12 +407,11 @@ def test_vocabulary_salt_column_names_real_grains() -> None:
 # without site-packages: the child prunes the newest document to the version itself
 # (versions.py), normalizes it and prints every shape, which must equal ours.
 
-SHIPPED = ("__init__.py", "errors.py", "versions.py", "tags.py", "model.py", "shapes.py")
-
 CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from azimds import model, shapes, versions
+from azimds.facts import model, shapes
+from azimds.imds import versions
 document = versions.document_at(json.load(open(sys.argv[2])), sys.argv[3])
 instance = model.normalize(document, sys.argv[3])
 print(json.dumps({
@@ -432,9 +431,10 @@ def test_python38_with_the_standard_library_only_gives_the_same_shapes(
 ) -> None:
     package = tmp_path / "azimds"
     package.mkdir()
+    (package / "__init__.py").write_text("")
     source = Path(azimds.__file__).parent
-    for name in SHIPPED:
-        shutil.copy(source / name, package / name)
+    for name in azimds.SHIPPED_PACKAGES:
+        shutil.copytree(source / name, package / name)
     newest = copy.deepcopy(NEWEST_DOC)
     newest["compute"]["userData"] = base64.b64encode(b"#cloud-config\n").decode()
     (tmp_path / "doc.json").write_text(json.dumps(newest))
@@ -458,9 +458,11 @@ def test_python38_with_the_standard_library_only_gives_the_same_shapes(
     )
     assert child["loaded"] == [
         "azimds",
-        "azimds.errors",
-        "azimds.model",
-        "azimds.shapes",
-        "azimds.tags",
-        "azimds.versions",
+        "azimds.facts",
+        "azimds.facts.model",
+        "azimds.facts.shapes",
+        "azimds.facts.tags",
+        "azimds.imds",
+        "azimds.imds.errors",
+        "azimds.imds.versions",
     ]

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from azimds.errors import AzimdsError, MalformedResponse
-from azimds.tags import (
+from azimds.facts.tags import (
     MalformedTags,
     ParsedTags,
     parse_tags,
     parse_tags_list,
     parse_tags_string,
 )
+from azimds.imds.errors import AzimdsError, MalformedResponse
 
 Pairs = List[Tuple[str, str]]
 

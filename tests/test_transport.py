@@ -9,8 +9,8 @@ from typing import Iterator, List
 
 import pytest
 
-from azimds.errors import ResponseTooLarge
-from azimds.transport import (
+from azimds.imds.errors import ResponseTooLarge
+from azimds.imds.transport import (
     Response,
     TransportError,
     get,

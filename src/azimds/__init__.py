@@ -1,11 +1,18 @@
 """azimds: Azure Instance Metadata Service made native to configuration management.
 
-The modules an ``azimds get`` or an Ansible module loads (client, transport, retry, detect,
-errors, versions, commands, cli) do not import ``typing``, ``re``, ``argparse`` or the
-``socket`` and ``json`` wrappers at run time: each costs milliseconds of start-up, together
-more than the request itself. Their annotations are strings (PEP 563), so ``typing`` is
-imported only for the type checker, under ``if TYPE_CHECKING:`` with a local
-``TYPE_CHECKING = False`` (mypy treats that name as true).
+The layers, in the order data flows through them:
+
+- ``imds``: the wire. Detection, transport, retries, api-versions, errors, the client.
+- ``facts``: document to facts. The normalized model, tags, one shape per host tool.
+- ``cli``: the ``azimds`` command.
+- ``attest``: attested documents, fetched with a fresh nonce and verified.
+- ``emulator``: the other side of the wire.
+
+``imds`` and ``facts`` are standard library only and run on Python 3.8: they are what is
+shipped to managed hosts (the Ansible collection's module_utils carry a copy of them).
 """
 
-__version__ = "0.1.0"
+from .imds import __version__ as __version__
+
+# The sub-packages shipped to managed hosts, as they are: standard library only, Python 3.8+.
+SHIPPED_PACKAGES = ("imds", "facts")

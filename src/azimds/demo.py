@@ -50,7 +50,7 @@ def run_azimds(args: List[str]) -> None:
     """Run the ``azimds`` command as a user would and print what it prints."""
     print(f"$ azimds {' '.join(args)}")
     result = subprocess.run(
-        [sys.executable, "-m", "azimds.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "azimds", *args], capture_output=True, text=True, timeout=120
     )
     lines = (result.stdout + result.stderr).rstrip().splitlines()
     for line in lines[:24]:

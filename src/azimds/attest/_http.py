@@ -9,8 +9,8 @@ import time
 from typing import Dict, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
-from .. import transport
-from ..errors import ResponseTooLarge
+from ..imds import transport
+from ..imds.errors import ResponseTooLarge
 
 
 class HTTPGetError(Exception):

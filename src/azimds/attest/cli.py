@@ -143,7 +143,7 @@ def register(subparsers: Any) -> None:
 
 def run_attest(args: argparse.Namespace) -> int:
     """Fetch (and with ``--verify`` verify) a document; return the exit code."""
-    from ..detect import detect
+    from ..imds.detect import detect
     from .trust import TrustStoreError
 
     try:

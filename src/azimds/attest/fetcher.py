@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Dict, NamedTuple, Optional
 
-from .. import transport
-from ..client import ATTESTED_PATH as ATTESTED_PATH
-from ..client import Client
-from ..errors import AzimdsError
+from ..imds import transport
+from ..imds.client import ATTESTED_PATH as ATTESTED_PATH
+from ..imds.client import Client
+from ..imds.errors import AzimdsError
 from .errors import FetchError
 from .nonce import check_nonce, new_nonce
 

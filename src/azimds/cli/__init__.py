@@ -1,7 +1,7 @@
 """The ``azimds`` command: one entry point whose sub-commands come from each part of azimds.
 
 A module with a ``COMMANDS`` table (``cmdline.Command`` by name) has its ordinary command lines
-read without argparse (see azimds/cmdline.py); every module has ``register(subparsers)`` for
+read without argparse (see azimds/cli/cmdline.py); every module has ``register(subparsers)`` for
 argparse, which answers ``--help`` and reports errors.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-from . import __version__, cmdline
+from .. import __version__
+from . import cmdline
 
 TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
 if TYPE_CHECKING:
@@ -19,14 +20,14 @@ if TYPE_CHECKING:
 
 # Which module registers each sub-command (each module has ``register(subparsers)``).
 COMMAND_MODULES: Dict[str, str] = {
-    "get": "commands",
-    "facts": "commands",
-    "tags": "commands",
-    "versions": "commands",
-    "detect": "commands",
-    "attest": "attest.cli",
-    "verify": "attest.cli",
-    "emulator": "emulator.cli",
+    "get": "azimds.cli.imds_commands",
+    "facts": "azimds.cli.imds_commands",
+    "tags": "azimds.cli.imds_commands",
+    "versions": "azimds.cli.imds_commands",
+    "detect": "azimds.cli.imds_commands",
+    "attest": "azimds.attest.cli",
+    "verify": "azimds.attest.cli",
+    "emulator": "azimds.emulator.cli",
 }
 
 
@@ -50,7 +51,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     else:
         modules = list(dict.fromkeys(COMMAND_MODULES.values()))
     for module in modules:
-        importlib.import_module(f".{module}", __package__).register(commands)
+        importlib.import_module(module).register(commands)
     return parser
 
 
@@ -58,7 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line ``argv`` and return its exit code."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in COMMAND_MODULES:
-        module = importlib.import_module(f".{COMMAND_MODULES[argv[0]]}", __package__)
+        module = importlib.import_module(COMMAND_MODULES[argv[0]])
         command: Optional[cmdline.Command] = getattr(module, "COMMANDS", {}).get(argv[0])
         values = cmdline.read(command, argv[1:]) if command is not None else None
         if command is not None and values is not None:

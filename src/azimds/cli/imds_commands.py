@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from . import jsontext, versions
-from .client import Client, field_path, split_path
-from .cmdline import Command, Option, Positional, Values, add_parser
-from .detect import detect
-from .errors import (
+from ..imds import jsontext, versions
+from ..imds.client import Client, field_path, split_path
+from ..imds.detect import detect
+from ..imds.errors import (
     AzimdsError,
     BadRequest,
     MalformedResponse,
@@ -23,6 +22,7 @@ from .errors import (
     Unavailable,
     VersionNotAvailable,
 )
+from .cmdline import Command, Option, Positional, Values, add_parser
 
 TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = -1.0
     if not value > 0:
-        import argparse  # only on this error path: see azimds/cmdline.py
+        import argparse  # only on this error path: see azimds/cli/cmdline.py
 
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
@@ -153,7 +153,7 @@ def _print_node(value: Any, as_text: bool) -> None:
 
 def _run_facts(args: Values) -> int:
     def work() -> int:
-        from . import model, shapes
+        from ..facts import model, shapes
 
         document = _client(args).instance()
         instance = model.normalize(document.data, document.api_version)
@@ -174,7 +174,7 @@ def _run_facts(args: Values) -> int:
 
 def _run_tags(args: Values) -> int:
     def work() -> int:
-        from . import model
+        from ..facts import model
 
         document = _client(args).instance()
         instance = model.normalize(document.data, document.api_version)

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import yaml
 
-from .. import versions
+from ..imds import versions
 from .faults import FaultError, fault_from_mapping
 
 PROFILE_KEYS = frozenset(

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from .. import versions
+from ..imds import versions
 from .profile import VMProfile
 
 JSON_TYPE = "application/json; charset=utf-8"

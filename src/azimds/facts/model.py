@@ -17,8 +17,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from ..imds.errors import MalformedDocument as MalformedDocument  # part of the model API
 from . import tags as tag_parser
-from .errors import MalformedDocument as MalformedDocument  # part of the model API
 from .tags import is_json_object, json_kind
 
 if TYPE_CHECKING:

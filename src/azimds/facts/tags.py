@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from .errors import MalformedDocument
+from ..imds.errors import MalformedDocument
 
 if TYPE_CHECKING:
     from typing import TypeGuard  # Python 3.10+: for the type checker only

@@ -1,6 +1,6 @@
 """The IMDS client: detection, one request per question, retries, api-version negotiation.
 
-    from azimds.client import Client
+    from azimds.imds import Client
     document = Client().instance()        # the whole instance document, one request
     document.data["compute"]["zone"], document.api_version
 
