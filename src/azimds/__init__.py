@@ -12,7 +12,7 @@ The layers, in the order data flows through them:
 shipped to managed hosts (the Ansible collection's module_utils carry a copy of them).
 """
 
-from .imds import __version__ as __version__
+from .imds.version import __version__ as __version__
 
 # The sub-packages shipped to managed hosts, as they are: standard library only, Python 3.8+.
 SHIPPED_PACKAGES = ("imds", "facts")

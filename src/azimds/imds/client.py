@@ -22,7 +22,7 @@ import binascii
 import os
 import time
 
-from . import __version__, jsontext, transport, versions
+from . import jsontext, transport, versions
 from .detect import Detection, detect
 from .errors import (
     Attempt,
@@ -43,6 +43,7 @@ from .retry import (
     default_random,
     parse_retry_after,
 )
+from .version import __version__
 
 TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
 if TYPE_CHECKING:
@@ -292,7 +293,8 @@ class _Call:
     """One public call: its deadline, its attempts and its api-version negotiation."""
 
     def __init__(self, client: Client, deadline_at: float) -> None:
-        assert client.endpoint is not None
+        if client.endpoint is None:  # Client._base() checked; this tells the type checker
+            raise NotOnAzure(client.detection.reason)
         self.client = client
         self.endpoint = client.endpoint
         self.deadline_at = deadline_at

@@ -146,7 +146,8 @@ def document_at(document: Mapping[str, Any], version: str) -> Dict[str, Any]:
     are dropped at every depth, array elements included.
     """
     pruned = _prune(document, "", version, FIELD_INTRODUCED)
-    assert isinstance(pruned, dict)
+    if not isinstance(pruned, dict):  # an object stays an object; this tells the type checker
+        raise TypeError("document_at needs an object")
     return pruned
 
 

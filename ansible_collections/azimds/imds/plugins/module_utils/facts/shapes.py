@@ -1,0 +1,118 @@
+# GENERATED from src/azimds/facts/shapes.py by `make collection`; do not edit this copy.
+# Edit the source and run `make collection`: a test fails while this copy is stale.
+"""The normalized model in the idiom of each host tool: Ansible facts, Salt grains, cloud-init.
+
+Every function here is pure: it takes a ``model.Instance`` and returns a new JSON-serializable
+dict, with the same vocabulary (zone, fault_domain, vm_id, tags, ...) in each tool's form.
+customData and userData are left out unless asked for with ``include_secrets=True``; then each
+is None or ``{"text": <str or None>, "base64": <str>}``: ``text`` is the decoded text (None
+when the data is not UTF-8), ``base64`` always holds the raw bytes.
+
+Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import Any, Dict, List, Optional
+
+from .model import Instance, Secret
+
+SECRET_FIELDS = ("custom_data", "user_data")
+CLOUD_NAME = "azure"
+
+
+def ansible_facts(instance: Instance, include_secrets: bool = False) -> Dict[str, Any]:
+    """Return the facts to set under ``ansible_facts['azure_imds']``.
+
+    The keys are the model's attribute names, nested as in the model (``placement.zone``,
+    ``network.primary_private_ipv4``, ``tags.Environment``); absent values are None, tuples
+    are lists. customData/userData are included only when ``include_secrets`` is True.
+    """
+    facts: Dict[str, Any] = {}
+    for item in dataclasses.fields(instance):
+        if item.name not in SECRET_FIELDS:
+            facts[item.name] = _plain(getattr(instance, item.name))
+    if include_secrets:
+        facts["custom_data"] = _secret(instance.custom_data)
+        facts["user_data"] = _secret(instance.user_data)
+    return facts
+
+
+def salt_grains(instance: Instance, include_secrets: bool = False) -> Dict[str, Any]:
+    """Return the grains to set under the ``azure`` key.
+
+    The same keys as ``ansible_facts`` except that placement is lifted to the top, so targets
+    are short: ``salt -G 'azure:zone:1'``, ``-G 'azure:fault_domain:0'``,
+    ``-G 'azure:tags:Environment:Prod'``. Zone stays a string and domains stay ints: Salt
+    compares a grain to a target through ``str(value).lower()``, so both match.
+    """
+    facts = ansible_facts(instance, include_secrets=include_secrets)
+    grains: Dict[str, Any] = facts.pop("placement")
+    grains.update(facts)
+    return grains
+
+
+def cloud_init_metadata(instance: Instance) -> Dict[str, Any]:
+    """Return cloud-init datasource metadata (instance-data v1 keys, hyphenated).
+
+    Standard keys: instance-id (vmId), local-hostname (osProfile.computerName, else name),
+    availability-zone, region, cloud-name and platform ("azure"), public-keys (the key
+    strings). Azure extras use the same vocabulary hyphenated: vm-size, fault-domain, tags, ...
+    customData/userData are never included: cloud-init takes user data separately.
+    """
+    placement = instance.placement
+    return {
+        "instance-id": instance.vm_id,
+        "local-hostname": instance.os_profile.computer_name or instance.name,
+        "availability-zone": placement.zone,
+        "region": placement.location,
+        "cloud-name": CLOUD_NAME,
+        "platform": CLOUD_NAME,
+        "public-keys": _key_strings(instance),
+        "vm-size": instance.vm_size,
+        "physical-zone": placement.physical_zone,
+        "fault-domain": placement.fault_domain,
+        "update-domain": placement.update_domain,
+        "scale-set-name": placement.scale_set_name,
+        "subscription-id": instance.subscription_id,
+        "resource-group": instance.resource_group,
+        "resource-id": instance.resource_id,
+        "priority": instance.priority,
+        "az-environment": instance.az_environment,
+        "private-ipv4": instance.network.primary_private_ipv4,
+        "public-ipv4": instance.network.primary_public_ipv4,
+        "tags": dict(instance.tags) if instance.tags is not None else None,
+        "api-version": instance.api_version,
+    }
+
+
+def _key_strings(instance: Instance) -> List[str]:
+    """Return the SSH public key strings of the instance (an empty list when none)."""
+    keys = instance.public_keys or ()
+    return [key.key_data for key in keys if key.key_data is not None]
+
+
+def _plain(value: Any) -> Any:
+    """Return ``value`` with dataclasses as dicts and tuples as lists, for JSON and YAML."""
+    if isinstance(value, Secret):
+        raise TypeError("a Secret is never converted implicitly")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _secret(secret: Optional[Secret]) -> Optional[Dict[str, Optional[str]]]:
+    """Return ``{"text": ..., "base64": ...}`` for a secret, None when absent."""
+    if secret is None:
+        return None
+    value = secret.reveal()
+    return {
+        "text": value if isinstance(value, str) else None,
+        "base64": base64.b64encode(secret.to_bytes()).decode("ascii"),
+    }

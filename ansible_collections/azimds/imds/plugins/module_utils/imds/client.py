@@ -1,0 +1,530 @@
+# GENERATED from src/azimds/imds/client.py by `make collection`; do not edit this copy.
+# Edit the source and run `make collection`: a test fails while this copy is stale.
+"""The IMDS client: detection, one request per question, retries, api-version negotiation.
+
+    from azimds.imds import Client
+    document = Client().instance()        # the whole instance document, one request
+    document.data["compute"]["zone"], document.api_version
+
+Process-wide state, on purpose and only this:
+
+* ``PROCESS_VERSIONS``: the api-version negotiated with each endpoint, so that a process asks
+  only once which version an IMDS speaks.
+* ``retry.PROCESS_PACER``: spaces every client's requests to stay under IMDS's 5 per second.
+
+Both can be replaced per client (``versions_memo=``, ``pacer=``), e.g. in tests.
+
+Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+"""
+
+from __future__ import annotations
+
+import _thread
+import binascii
+import os
+import time
+
+from . import jsontext, transport, versions
+from .detect import Detection, detect
+from .errors import (
+    Attempt,
+    BadRequest,
+    MalformedResponse,
+    NotFound,
+    NotOnAzure,
+    Redirected,
+    Unavailable,
+    VersionNotAvailable,
+)
+from .record import Record
+from .retry import (
+    PROCESS_PACER,
+    Pacer,
+    RetryBudget,
+    RetryPolicy,
+    default_random,
+    parse_retry_after,
+)
+from .version import __version__
+
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+    from .retry import Clock, Random, Sleep
+
+USER_AGENT = f"azimds/{__version__}"
+ATTESTED_PATH = "/metadata/attested/document"
+DEFAULT_MAX_BYTES = 1024 * 1024
+
+
+class Document(Record):
+    """The instance document as served: ``data`` is the raw JSON object of ``api_version``."""
+
+    data: Dict[str, Any]
+    api_version: str
+    endpoint: str
+
+
+class Node(Record):
+    """One node of the instance document: parsed JSON, or a str for ``format="text"``."""
+
+    value: Any
+    api_version: str
+    path: str
+    endpoint: str
+
+
+class VersionMemo:
+    """The api-version negotiated with each endpoint (base URL). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._versions: Dict[str, str] = {}
+        self._lock = _thread.allocate_lock()
+
+    def recall(self, endpoint: str) -> Optional[str]:
+        """Return the version remembered for ``endpoint``, or None."""
+        with self._lock:
+            return self._versions.get(endpoint)
+
+    def remember(self, endpoint: str, version: str) -> None:
+        """Remember that ``endpoint`` serves ``version``."""
+        with self._lock:
+            self._versions[endpoint] = version
+
+    def forget(self, endpoint: Optional[str] = None) -> None:
+        """Forget ``endpoint`` (every endpoint when None)."""
+        with self._lock:
+            if endpoint is None:
+                self._versions.clear()
+            else:
+                self._versions.pop(endpoint, None)
+
+
+# The negotiated api-version per endpoint, shared by the clients of this process.
+PROCESS_VERSIONS = VersionMemo()
+
+
+class Client:
+    """Talks to one IMDS. Detection happens here, at construction, without network traffic.
+
+    Args:
+        endpoint: an IMDS base URL (e.g. an emulator's); None means detect (see ``detect.py``).
+        api_version: pin this api-version instead of negotiating one.
+        needs: field paths the caller relies on, e.g. ``("compute.tagsList",)``; a version
+            lacking one gives VersionNotAvailable instead of silently missing data.
+        connect_timeout: seconds allowed to connect, per attempt.
+        read_timeout: seconds allowed for each wait for data, per attempt.
+        deadline: seconds allowed for a whole call, every retry and negotiation included. The
+            default rides out an IMDS update (410 for up to 70 s).
+        max_bytes: the largest response body accepted.
+        policy: what is retried and how long to wait.
+        environ: the environment read by detection (default ``os.environ``).
+        clock, sleep, random: injectable time and jitter, for tests.
+        pacer: request spacing (default: the process-wide ``PROCESS_PACER``).
+        versions_memo: negotiated versions (default: the process-wide ``PROCESS_VERSIONS``).
+        trace: called with one line per request sent and per version fallback (what was
+            asked, the status or failure, the time taken, the request id; never a body).
+
+    Raises:
+        ValueError: the endpoint or ``api_version`` is malformed, or ``AZIMDS_DISABLE`` is
+            neither true nor false.
+    """
+
+    def __init__(
+        self,
+        endpoint: Optional[str] = None,
+        *,
+        api_version: Optional[str] = None,
+        needs: Iterable[str] = (),
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        deadline: float = 90.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        policy: Optional[RetryPolicy] = None,
+        environ: Optional[Mapping[str, str]] = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        random: Random = default_random,
+        pacer: Optional[Pacer] = None,
+        versions_memo: Optional[VersionMemo] = None,
+        trace: Optional[Callable[[str], None]] = None,
+    ) -> None:
+        if api_version is not None and not versions.is_well_formed(api_version):
+            raise ValueError(f"api-version {api_version!r} is not of the form YYYY-MM-DD")
+        self.detection: Detection = detect(endpoint, environ)
+        self.endpoint: Optional[transport.Endpoint] = (
+            transport.parse_endpoint(self.detection.endpoint) if self.detection.endpoint else None
+        )
+        self.pinned_version = api_version
+        self.needs: Tuple[str, ...] = tuple(needs)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.policy = policy or RetryPolicy()
+        self.clock = clock
+        self.sleep = sleep
+        self.random = random
+        self.pacer = PROCESS_PACER if pacer is None else pacer
+        self.memo = PROCESS_VERSIONS if versions_memo is None else versions_memo
+        self.trace = trace
+
+    @property
+    def on_azure(self) -> bool:
+        """Return True when detection says to talk to IMDS."""
+        return self.detection.on_azure
+
+    @property
+    def negotiated_version(self) -> Optional[str]:
+        """Return the pinned version, or the one negotiated so far with this endpoint, or None."""
+        if self.pinned_version or self.endpoint is None:
+            return self.pinned_version
+        return self.memo.recall(self.endpoint.base_url)
+
+    def instance(self) -> Document:
+        """Return the whole instance document, fetched with one request (plus negotiation).
+
+        Raises:
+            NotOnAzure: detection says this is not an Azure VM; nothing was sent.
+            VersionNotAvailable: no version offers what was pinned or needed.
+            Unavailable, NotFound, BadRequest, Redirected, MalformedResponse: see errors.py.
+        """
+        base = self._base()
+        call = _Call(self, self.clock() + self.deadline)
+        response, version, url = call.versioned("/metadata/instance", {}, self.needs)
+        data = _json_body(response, url)
+        if not isinstance(data, dict):
+            raise MalformedResponse(url, f"expected a JSON object, got {_kind(data)}")
+        return Document(data, version, base)
+
+    def get(self, path: str = "", *, format: str = "json") -> Node:
+        """Return one node of the instance document, e.g. ``"compute/zone"``.
+
+        Args:
+            path: the node, as segments under /metadata/instance separated by "/" or "."
+                (array elements by index: ``network/interface/0``); "" for the whole document.
+            format: "json" (parsed) or "text" (a str; IMDS requires it for leaf values).
+
+        Raises:
+            ValueError: ``format`` is neither "json" nor "text".
+            NotOnAzure, VersionNotAvailable, Unavailable, NotFound, BadRequest, Redirected,
+            MalformedResponse: see ``instance``.
+        """
+        if format not in ("json", "text"):
+            raise ValueError(f"format must be 'json' or 'text', not {format!r}")
+        base = self._base()
+        segments = split_path(path)
+        url_path = "/metadata/instance" + "".join(
+            "/" + transport.percent_encode(s) for s in segments
+        )
+        needs = self.needs + ((field_path(segments),) if segments else ())
+        call = _Call(self, self.clock() + self.deadline)
+        response, version, url = call.versioned(url_path, {"format": format}, needs)
+        if format == "text":
+            return Node(_text_body(response, url), version, "/".join(segments), base)
+        return Node(_json_body(response, url), version, "/".join(segments), base)
+
+    def attested_document(self, nonce: str) -> Tuple[Dict[str, Any], str]:
+        """Return the JSON of ``/metadata/attested/document`` for ``nonce`` and its api-version.
+
+        The api-version is negotiated (or pinned) as for ``instance``; retries as everywhere.
+
+        Raises:
+            NotOnAzure, VersionNotAvailable, Unavailable, NotFound, BadRequest, Redirected,
+            MalformedResponse.
+        """
+        self._base()
+        call = _Call(self, self.clock() + self.deadline)
+        response, version, url = call.versioned(ATTESTED_PATH, {"nonce": nonce}, ())
+        body = _json_body(response, url)
+        if not isinstance(body, dict):
+            raise MalformedResponse(url, "expected a JSON object")
+        return body, version
+
+    def versions(self) -> List[str]:
+        """Return the api-versions this IMDS offers (``/metadata/versions``), oldest first.
+
+        Raises:
+            NotOnAzure, Unavailable, NotFound, BadRequest, Redirected, MalformedResponse.
+        """
+        self._base()
+        return _Call(self, self.clock() + self.deadline).offered_versions()
+
+    def note(self, line: str) -> None:
+        """Pass ``line`` to the trace function, if there is one."""
+        if self.trace is not None:
+            self.trace(line)
+
+    def _base(self) -> str:
+        if self.endpoint is None:
+            raise NotOnAzure(self.detection.reason)
+        return self.endpoint.base_url
+
+
+def fetch_instance(endpoint: Optional[str] = None, **options: Any) -> Document:
+    """Return the instance document; shorthand for ``Client(endpoint, **options).instance()``."""
+    return Client(endpoint, **options).instance()
+
+
+def split_path(path: str) -> List[str]:
+    """Return the segments of a node path under /metadata/instance.
+
+    "compute/zone", "/compute/zone/", "compute.zone" and "/metadata/instance/compute/zone" all
+    give ``["compute", "zone"]``.
+    """
+    segments = [s for s in path.strip().replace(".", "/").split("/") if s]
+    if segments[:2] == ["metadata", "instance"]:
+        segments = segments[2:]
+    return segments
+
+
+def field_path(segments: List[str]) -> str:
+    """Return the field-table path of node segments: ["network", "interface", "0"] ->
+    "network.interface[]"."""
+    out = ""
+    for segment in segments:
+        if segment.isdigit():
+            out += "[]"
+        else:
+            out += ("." if out else "") + segment
+    return out
+
+
+class _Call:
+    """One public call: its deadline, its attempts and its api-version negotiation."""
+
+    def __init__(self, client: Client, deadline_at: float) -> None:
+        if client.endpoint is None:  # Client._base() checked; this tells the type checker
+            raise NotOnAzure(client.detection.reason)
+        self.client = client
+        self.endpoint = client.endpoint
+        self.deadline_at = deadline_at
+        self.started = client.clock()
+
+    def versioned(
+        self, path: str, query: Mapping[str, str], needs: Iterable[str]
+    ) -> Tuple[transport.Response, str, str]:
+        """Return (final response, api-version used, full URL) for ``path``, negotiating.
+
+        The version asked for is the pinned one, else the one remembered for the endpoint,
+        else the newest azimds knows; a 400 naming ``newest-versions`` moves it to the newest
+        version both sides know, asking ``/metadata/versions`` when the hint has none.
+        """
+        client = self.client
+        base = self.endpoint.base_url
+        pinned = client.pinned_version
+        version = pinned or client.memo.recall(base) or versions.NEWEST
+        needs = tuple(needs)
+        self._check_needs(version, needs, negotiated=pinned is None)
+        tried: List[str] = []
+        while True:
+            target = path + "?" + transport.query_string({"api-version": version, **query})
+            response = self.request(target)
+            hint = _newest_versions(response) if response.status == 400 else None
+            if hint is None:
+                if response.status == 200 and not pinned:
+                    client.memo.remember(base, version)
+                return response, version, base + target
+            tried.append(version)
+            if pinned:
+                raise VersionNotAvailable(
+                    f"the IMDS at {base} does not offer the pinned api-version {pinned} "
+                    f"(its newest: {', '.join(hint) or 'not said'}). Pin one it offers (see "
+                    "`azimds versions`) or do not pin, to let azimds negotiate.",
+                    pinned,
+                    hint,
+                )
+            fallback = versions.newest_common(hint)
+            if fallback is None or fallback in tried:
+                try:
+                    offered = self.offered_versions()
+                except NotFound:
+                    offered = []
+                fallback = versions.newest_common(offered)
+                if fallback is None or fallback in tried:
+                    raise VersionNotAvailable(
+                        f"the IMDS at {base} offers no api-version azimds knows "
+                        f"(offered: {_span(offered)}; azimds knows {versions.OLDEST} to "
+                        f"{versions.NEWEST}). Upgrade azimds.",
+                        version,
+                        hint,
+                    )
+            client.note(f"IMDS at {base} refused api-version {version}; using {fallback}")
+            client.memo.remember(base, fallback)
+            version = fallback
+            self._check_needs(version, needs, negotiated=True)
+
+    def offered_versions(self) -> List[str]:
+        """Return the versions listed by ``/metadata/versions``, oldest first."""
+        target = "/metadata/versions"
+        response = self.request(target)
+        url = self.endpoint.base_url + target
+        data = _json_body(response, url)
+        listed = data.get("apiVersions") if isinstance(data, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+            raise MalformedResponse(url, 'expected {"apiVersions": [...strings...]}')
+        return sorted(listed)
+
+    def request(self, target: str) -> transport.Response:
+        """Return the final response to a GET of ``target``, retrying what may be retried.
+
+        Returns a 200, a 400 or any other status that is not retried (3xx included).
+
+        Raises:
+            NotFound: every allowed attempt was answered 404.
+            Unavailable: attempts or deadline exhausted.
+        """
+        client = self.client
+        url = self.endpoint.base_url + target
+        budget = RetryBudget(client.policy, self.deadline_at, client.random)
+        attempts: List[Attempt] = []
+        while True:
+            remaining = self.deadline_at - client.clock()
+            if remaining <= 0:
+                raise Unavailable(url, attempts, f"deadline of {client.deadline:g}s reached")
+            if not client.pacer.acquire(remaining):
+                raise Unavailable(url, attempts, "pacing to 5 requests/s would pass the deadline")
+            request_id = new_request_id()
+            headers = {
+                "Metadata": "true",
+                "x-ms-client-request-id": request_id,
+                "User-Agent": USER_AGENT,
+            }
+            retry_after: Optional[float] = None
+            sent_at = client.clock()
+            try:
+                response = transport.get(
+                    self.endpoint,
+                    target,
+                    headers,
+                    client.connect_timeout,
+                    client.read_timeout,
+                    self.deadline_at,
+                    client.clock,
+                    client.max_bytes,
+                )
+            except transport.TransportError as exc:
+                status: Optional[int] = None
+                outcome = exc.outcome
+            else:
+                status = response.status
+                outcome = f"HTTP {status}"
+                if status != 200:
+                    outcome += _service_error_suffix(response)
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+            now = client.clock()
+            if client.trace is not None:
+                client.trace(
+                    f"GET {target} -> {outcome} in {(now - sent_at) * 1000:.0f} ms "
+                    f"(x-ms-client-request-id {request_id})"
+                )
+            if status is not None and not client.policy.is_retried(status):
+                return response
+            attempts.append(Attempt(len(attempts) + 1, outcome, status, now - self.started))
+            wait = budget.next_wait(status, now, retry_after)
+            if wait is None:
+                if status == 404:
+                    raise NotFound(url, len(attempts))
+                raise Unavailable(url, attempts, budget.why_stopped)
+            client.sleep(wait)
+
+    def _check_needs(self, version: str, needs: Tuple[str, ...], negotiated: bool) -> None:
+        missing = [need for need in needs if not versions.offers(version, need)]
+        if not missing:
+            return
+        need = missing[0]
+        since = versions.field_introduced(need)
+        if negotiated:
+            message = (
+                f"{need} needs api-version {since} or newer, but the IMDS at "
+                f"{self.endpoint.base_url} offers at most {version}. Do without {need} "
+                "(drop it from needs), or run where IMDS offers a newer version."
+            )
+        else:
+            message = (
+                f"{need} needs api-version {since} or newer, but {version} is pinned. Pin "
+                f"{since} or newer, or do not pin."
+            )
+        raise VersionNotAvailable(message, need, (version,))
+
+
+def new_request_id() -> str:
+    """Return a fresh random (version 4) UUID string for ``x-ms-client-request-id``.
+
+    Formatted here rather than with the uuid module, whose import is slow on older Pythons.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = binascii.hexlify(bytes(raw)).decode("ascii")
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _newest_versions(response: transport.Response) -> Optional[List[str]]:
+    """Return the ``newest-versions`` of a 400 answer about the api-version, else None."""
+    try:
+        data = jsontext.loads(response.body.decode("utf-8"))
+    except ValueError:
+        return None
+    hint = data.get("newest-versions") if isinstance(data, dict) else None
+    if not isinstance(hint, list):
+        return None
+    return [v for v in hint if isinstance(v, str)]
+
+
+def _final_status_error(response: transport.Response, url: str) -> Exception:
+    status = response.status
+    if 300 <= status <= 399:
+        return Redirected(url, status, response.headers.get("location", ""))
+    if 400 <= status <= 499:
+        hint = ""
+        if status == 400 and "format=json" in url:
+            hint = "If the path names a single value (a leaf), ask with format text"
+        return BadRequest(url, status, _service_error(response), hint)
+    return MalformedResponse(url, f"unexpected HTTP {status} {response.reason}".rstrip())
+
+
+def _json_body(response: transport.Response, url: str) -> Any:
+    text = _text_body(response, url)
+    try:
+        return jsontext.loads(text)
+    except ValueError as exc:
+        # The message of a JSONDecodeError holds a position, never the content.
+        raise MalformedResponse(url, f"the body is not valid JSON ({exc})") from None
+
+
+def _text_body(response: transport.Response, url: str) -> str:
+    if response.status != 200:
+        raise _final_status_error(response, url)
+    try:
+        return response.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedResponse(url, "the body is not UTF-8 text") from None
+
+
+def _service_error(response: transport.Response) -> str:
+    """Return the ``error`` text of an error body (nothing else of it), at most 200 chars."""
+    try:
+        data = jsontext.loads(response.body.decode("utf-8"))
+    except ValueError:
+        return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    return error[:200] if isinstance(error, str) else ""
+
+
+def _service_error_suffix(response: transport.Response) -> str:
+    error = _service_error(response)
+    return f" ({error})" if error else ""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else type(value).__name__
+
+
+def _span(offered: List[str]) -> str:
+    if not offered:
+        return "none"
+    return offered[0] if len(offered) == 1 else f"{offered[0]} to {offered[-1]}"

@@ -1,0 +1,106 @@
+# GENERATED from src/azimds/imds/detect.py by `make collection`; do not edit this copy.
+# Edit the source and run `make collection`: a test fails while this copy is stale.
+"""Decide, before any network traffic, whether to talk to IMDS and at which address.
+
+The order, first match wins:
+
+1. ``AZIMDS_DISABLE`` set to a true value (1, true, yes, on): not on Azure, send nothing, even
+   when an endpoint is given.
+2. An endpoint passed by the caller: talk to it.
+3. ``AZIMDS_ENDPOINT`` in the environment: talk to it.
+4. The DMI chassis asset tag (``<AZIMDS_DMI_DIR or /sys/class/dmi/id>/chassis_asset_tag``)
+   is Azure's ``7783-7084-3265-9085-8269-3286-77``: talk to http://169.254.169.254.
+5. Otherwise: not on Azure.
+
+Detection reads one small file at most and never opens a socket.
+
+Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .record import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
+
+DEFAULT_ENDPOINT = "http://169.254.169.254"
+AZURE_CHASSIS_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
+DEFAULT_DMI_DIR = "/sys/class/dmi/id"
+
+ENV_ENDPOINT = "AZIMDS_ENDPOINT"
+ENV_DISABLE = "AZIMDS_DISABLE"
+ENV_DMI_DIR = "AZIMDS_DMI_DIR"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+class Detection(Record):
+    """The outcome of detection.
+
+    Attributes:
+        on_azure: True when azimds should talk to IMDS.
+        endpoint: the base URL to talk to (None when ``on_azure`` is False).
+        source: what decided: "disabled", "argument", "environment", "dmi" or "none".
+        reason: one sentence a person can read, e.g. for ``azimds detect``.
+    """
+
+    on_azure: bool
+    endpoint: Optional[str]
+    source: str
+    reason: str
+
+
+def detect(
+    endpoint: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> Detection:
+    """Return whether and where to talk to IMDS, without any network traffic.
+
+    Args:
+        endpoint: an explicit IMDS base URL (e.g. an emulator's); implies "talk to it".
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        A Detection; ``on_azure`` False means: send nothing.
+
+    Raises:
+        ValueError: ``AZIMDS_DISABLE`` holds a value that is neither true nor false.
+    """
+    env = os.environ if environ is None else environ
+    disable = env.get(ENV_DISABLE, "").strip().lower()
+    if disable in _TRUE:
+        return Detection(False, None, "disabled", f"{ENV_DISABLE}={env[ENV_DISABLE]} is set")
+    if disable not in _FALSE:
+        raise ValueError(
+            f"{ENV_DISABLE}={env[ENV_DISABLE]!r} is neither true (1, true, yes, on) nor false "
+            "(0, false, no, off, empty); fix or unset it"
+        )
+    if endpoint:
+        return Detection(True, endpoint, "argument", f"endpoint {endpoint} was given")
+    from_env = env.get(ENV_ENDPOINT, "").strip()
+    if from_env:
+        return Detection(True, from_env, "environment", f"{ENV_ENDPOINT}={from_env} is set")
+    dmi_dir = env.get(ENV_DMI_DIR) or DEFAULT_DMI_DIR
+    tag_path = os.path.join(dmi_dir, "chassis_asset_tag")
+    tag = read_asset_tag(tag_path)
+    if tag == AZURE_CHASSIS_ASSET_TAG:
+        return Detection(True, DEFAULT_ENDPOINT, "dmi", f"{tag_path} holds Azure's asset tag")
+    if tag is None:
+        reason = f"cannot read {tag_path} (not Linux, or no DMI data)"
+    else:
+        reason = f"{tag_path} holds {tag!r}, not Azure's {AZURE_CHASSIS_ASSET_TAG}"
+    return Detection(False, None, "none", reason)
+
+
+def read_asset_tag(path: str) -> Optional[str]:
+    """Return the stripped content of the chassis asset tag file, or None if unreadable."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read(256).strip()
+    except OSError:
+        return None
