@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bench clean collection
+.PHONY: demo test lint typecheck pytest bench clean collection ansible-latest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/python -m azimds.demo
 
 ## test: lint, types and the whole test suite
-test: lint typecheck pytest
+test: lint typecheck pytest ansible-latest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -34,8 +34,29 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) $(ANSIBLE_LATEST) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
 
 ## collection: regenerate the Ansible collection's copy of the shipped core (plugins/module_utils)
 collection: $(STAMP)
 	$(BIN)/python -m azimds.shipping
+
+## ansible-latest: the collection's sanity, playbook and galaxy tests again, with the newest
+## ansible-core the package index serves, in its own virtual environment (it needs Python 3.12+)
+ANSIBLE_LATEST := .venv-ansible-latest
+ANSIBLE_LATEST_STAMP := $(ANSIBLE_LATEST)/.installed-stamp
+ANSIBLE_TESTS := tests/test_ansible_module.py tests/test_ansible_sanity.py tests/test_ansible_galaxy.py
+
+$(ANSIBLE_LATEST_STAMP): $(STAMP)
+	@py=$$($(BIN)/python tests/ansible_support.py find-python 3.13 3.12) || exit 0; \
+	rm -rf $(ANSIBLE_LATEST) && $$py -m venv $(ANSIBLE_LATEST) && \
+	$(ANSIBLE_LATEST)/bin/python -m pip install --quiet --upgrade pip ansible-core && \
+	touch $(ANSIBLE_LATEST_STAMP)
+
+ansible-latest: $(STAMP) $(ANSIBLE_LATEST_STAMP)
+	@if [ ! -f $(ANSIBLE_LATEST_STAMP) ]; then \
+	  echo "SKIPPED ansible-latest: no Python 3.12 or 3.13 here (the newest ansible-core needs one)"; \
+	  if [ -n "$$CI" ]; then exit 1; fi; \
+	else \
+	  $(ANSIBLE_LATEST)/bin/python -c "import ansible.release as r; print('ansible-core', r.__version__)"; \
+	  AZIMDS_ANSIBLE_BIN=$(CURDIR)/$(ANSIBLE_LATEST)/bin $(BIN)/python -m pytest -q $(ANSIBLE_TESTS); \
+	fi

@@ -111,7 +111,7 @@ def parse_tags_string(text: Any) -> ParsedTags:
     name_prefix: Optional[str] = None  # colonless segments seen before any pair
     for position, segment in enumerate(text.split(";"), start=1):
         if ":" in segment:
-            name, _, value = segment.partition(":")
+            name, value = segment.split(":", 1)
             if name_prefix is not None:
                 name = f"{name_prefix};{name}"
                 name_prefix = None

@@ -1,0 +1,469 @@
+"""Run real Ansible commands against the emulator, inside a private network namespace.
+
+Every ``ansible-playbook`` a test starts runs under ``unshare -rn``: a network stack of its own
+with nothing but loopback, where the emulator listens (on 127.0.0.1:8169, or on the real
+default endpoint 169.254.169.254:80 when a test asks). Fact gathering (``setup``) looks up
+names and reads interfaces; inside the namespace nothing it does can leave the machine, and the
+emulator's request log shows what the module sent.
+
+Which ansible-core runs is chosen by ``AZIMDS_ANSIBLE_BIN`` (a folder holding ansible-playbook,
+ansible-doc, ansible-test, ...): by default the one installed beside this Python (the
+controller's, from ``.venv``); ``make ansible-latest`` points it at the newest release's own
+virtual environment. Run as a script, this module prints the path of a Python of a given
+version: ``python tests/ansible_support.py find-python 3.13 3.12``.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+COLLECTION = REPO / "ansible_collections" / "azimds" / "imds"
+AZURE_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
+LOOPBACK_ENDPOINT = "http://127.0.0.1:8169"
+DEFAULT_ENDPOINT = "http://169.254.169.254"
+# Every Python ansible-core 2.19 runs modules on; 2.20 and newer dropped 3.8.
+TARGET_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+
+
+# -- which ansible-core, which Pythons ------------------------------------------------------
+
+
+def ansible_bin() -> Path:
+    """Return the folder of the ansible-core under test (``AZIMDS_ANSIBLE_BIN`` or .venv's)."""
+    chosen = os.environ.get("AZIMDS_ANSIBLE_BIN")
+    return Path(chosen).resolve() if chosen else Path(sys.executable).parent
+
+
+@functools.lru_cache(maxsize=None)
+def core_version(bin_dir: Path) -> tuple[int, int]:
+    """Return (major, minor) of the ansible-core in ``bin_dir``."""
+    done = subprocess.run(
+        [str(bin_dir / "ansible"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=base_env(bin_dir),
+        check=True,
+    )
+    found = re.search(r"core (\d+)\.(\d+)", done.stdout)
+    if found is None:
+        raise RuntimeError(f"cannot read the ansible-core version from {done.stdout!r}")
+    return int(found.group(1)), int(found.group(2))
+
+
+def controller_python(bin_dir: Path) -> Path:
+    """Return the Python that runs the ansible-core of ``bin_dir`` (its virtual environment's)."""
+    return bin_dir / "python"
+
+
+def supported_targets(bin_dir: Path) -> List[str]:
+    """Return the target Python versions the ansible-core of ``bin_dir`` supports."""
+    if core_version(bin_dir) >= (2, 20):
+        return [v for v in TARGET_PYTHONS if v != "3.8"]
+    return list(TARGET_PYTHONS)
+
+
+def _version_of(executable: str) -> Optional[str]:
+    try:
+        done = subprocess.run(
+            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=None)
+def find_python(version: str) -> Optional[str]:
+    """Return a working interpreter of ``version`` (e.g. "3.8") that is not a virtual env.
+
+    Searched: pyenv's versions (``$PYENV_ROOT`` or ~/.pyenv), then ``pythonX.Y`` on PATH and in
+    the usual system folders. pyenv's shims are skipped: they fail for versions not selected.
+    """
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates = sorted(
+        glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", f"python{version}")),
+        reverse=True,
+    )
+    name = f"python{version}"
+    for folder in [*os.environ.get("PATH", "").split(os.pathsep), "/usr/local/bin", "/usr/bin"]:
+        if folder and "shims" not in folder:
+            candidates.append(os.path.join(folder, name))
+    for candidate in candidates:
+        usable = os.access(candidate, os.X_OK) and not _in_virtualenv(candidate)
+        if usable and _version_of(candidate) == version:
+            return candidate
+    return None
+
+
+def _in_virtualenv(executable: str) -> bool:
+    return (Path(executable).parent.parent / "pyvenv.cfg").exists()
+
+
+def missing_python(version: str) -> str:
+    """Return the message for a target Python that is not on this machine."""
+    return f"Python {version} is not installed here (searched pyenv, PATH, /usr/bin)"
+
+
+# -- environments -----------------------------------------------------------------------
+
+
+def base_env(bin_dir: Path, home: Optional[Path] = None) -> Dict[str, str]:
+    """Return a clean environment for Ansible commands of ``bin_dir``: no host config, no DMI."""
+    env = {
+        "PATH": os.pathsep.join(
+            [
+                str(bin_dir),
+                "/usr/local/sbin",
+                "/usr/local/bin",
+                "/usr/sbin",
+                "/usr/bin",
+                "/sbin",
+                "/bin",
+            ]
+        ),
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "AZIMDS_DMI_DIR": "/nonexistent/azimds-tests-have-no-dmi",
+    }
+    if home is not None:
+        env.update(
+            HOME=str(home),
+            ANSIBLE_HOME=str(home / ".ansible"),
+            ANSIBLE_LOCAL_TEMP=str(home / "tmp-local"),
+            ANSIBLE_REMOTE_TEMP=str(home / "tmp-remote"),
+            ANSIBLE_CONFIG=str(home / "ansible.cfg"),
+        )
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "ansible.cfg").write_text("[defaults]\n", encoding="utf-8")
+    return env
+
+
+def fake_dmi(folder: Path, azure: bool) -> Path:
+    """Return a DMI folder whose chassis asset tag says Azure (``azure``) or something else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = AZURE_ASSET_TAG if azure else "Not an Azure VM"
+    (folder / "chassis_asset_tag").write_text(tag + "\n", encoding="ascii")
+    return folder
+
+
+# -- running inside a private network namespace --------------------------------------------
+
+
+def netns_available() -> bool:
+    """Return True when ``unshare -rn`` and ``ip`` work here."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+LAUNCHER = textwrap.dedent(
+    r"""
+    import json, subprocess, sys
+    from azimds.emulator import Emulator
+    from azimds.emulator.profile import default_profile, profile_from_mapping
+
+    config = json.load(open(sys.argv[1]))
+    profile = (
+        profile_from_mapping(config["profile"]) if config["profile"] else default_profile()
+    )
+    emulator = Emulator(
+        profile, host=config["host"], port=config["port"], allow_any_address=True,
+        rate_limit=config["rate_limit"],
+    )
+    with emulator as emu:
+        for fault in config["faults"]:
+            emu.add_fault(fault)
+        done = subprocess.run(
+            config["argv"], env=config["env"], cwd=config["cwd"], capture_output=True, text=True,
+            timeout=config["timeout"],
+        )
+        requests = [
+            {"path": r.path, "query": r.query, "status": r.status,
+             "headers": {k.lower(): v for k, v in r.headers.items()}}
+            for r in emu.requests
+        ]
+    json.dump(
+        {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
+         "requests": requests},
+        open(config["result"], "w"),
+    )
+    """
+)
+
+
+@dataclass
+class Run:
+    """What an Ansible command did and what the emulator saw meanwhile."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    requests: List[Dict[str, Any]]
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def instance_requests(self) -> List[Dict[str, Any]]:
+        """Return the requests for ``/metadata/instance`` (the document)."""
+        return [r for r in self.requests if r["path"].startswith("/metadata/instance")]
+
+
+def run_in_netns(
+    argv: Sequence[str],
+    workdir: Path,
+    env: Mapping[str, str],
+    *,
+    profile: Optional[Mapping[str, Any]] = None,
+    faults: Sequence[Mapping[str, Any]] = (),
+    real_address: bool = False,
+    rate_limit: Optional[bool] = None,
+    timeout: float = 240,
+    result_dir: Optional[Path] = None,
+) -> Run:
+    """Run ``argv`` inside ``unshare -rn`` with an emulator serving in the same namespace.
+
+    The emulator listens on 127.0.0.1:8169, or on 169.254.169.254:80 when ``real_address``;
+    ``profile`` overrides the built-in VM; ``faults`` are scripted before ``argv`` starts.
+    ``argv`` runs in ``workdir``; the launcher's files go to ``result_dir`` (default workdir).
+    """
+    result_dir = result_dir or workdir
+    config = {
+        "argv": list(argv),
+        "env": dict(env),
+        "cwd": str(workdir),
+        "profile": dict(profile) if profile else None,
+        "faults": [dict(f) for f in faults],
+        "host": "169.254.169.254" if real_address else "127.0.0.1",
+        "port": 80 if real_address else 8169,
+        "rate_limit": rate_limit,
+        "timeout": timeout,
+        "result": str(result_dir / "netns-result.json"),
+    }
+    config_path = result_dir / "netns-config.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    setup = "ip link set lo up"
+    if real_address:
+        setup += " && ip addr add 169.254.169.254/32 dev lo"
+    inner = f'{setup} && exec "{sys.executable}" -c "$AZIMDS_LAUNCHER" "{config_path}"'
+    done = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", inner],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "AZIMDS_LAUNCHER": LAUNCHER},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the namespace launcher failed: {done.stderr}")
+    result = json.loads((result_dir / "netns-result.json").read_text(encoding="utf-8"))
+    return Run(result["returncode"], result["stdout"], result["stderr"], result["requests"])
+
+
+# -- playbooks --------------------------------------------------------------------------
+
+
+@dataclass
+class Playbook:
+    """A playbook run: its result, and what each ``dump`` task wrote (name -> JSON value)."""
+
+    run: Run
+    dumps: Dict[str, Any]
+
+
+def dump_task(name: str, expression: str) -> Dict[str, Any]:
+    """Return a task writing ``expression`` (a Jinja expression) as JSON to dumps/<name>.json.
+
+    The task runs even in check mode, so tests can read what a check-mode play gathered.
+    """
+    return {
+        "name": f"dump {name}",
+        "ansible.builtin.copy": {
+            "content": "{{ " + expression + " | to_json }}",
+            "dest": "{{ dump_dir }}/" + name + ".json",
+            "mode": "0600",
+        },
+        "check_mode": False,
+    }
+
+
+def run_playbook(
+    plays: List[Dict[str, Any]],
+    workdir: Path,
+    *,
+    target_python: Optional[str] = None,
+    azure_dmi: bool = True,
+    env: Optional[Mapping[str, str]] = None,
+    args: Sequence[str] = (),
+    bin_dir: Optional[Path] = None,
+    **netns: Any,
+) -> Playbook:
+    """Run ``plays`` with ``ansible-playbook`` on localhost (local connection) in a namespace.
+
+    ``target_python`` is the managed host's interpreter (default: a plain Python of the
+    controller's version, where azimds is not installed). ``azure_dmi`` makes the host look
+    like an Azure VM to detection. Extra ``netns`` keywords go to ``run_in_netns``.
+    """
+    bin_dir = bin_dir or ansible_bin()
+    if target_python is None:
+        target_python = default_target_python(bin_dir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    dump_dir = workdir / "dumps"
+    dump_dir.mkdir(exist_ok=True)
+    (workdir / "playbook.yml").write_text(json.dumps(plays, indent=2), encoding="utf-8")
+    (workdir / "inventory.ini").write_text(
+        "localhost ansible_connection=local "
+        f"ansible_python_interpreter={target_python} dump_dir={dump_dir}\n",
+        encoding="utf-8",
+    )
+    run_env = base_env(bin_dir, home=workdir / "home")
+    run_env["AZIMDS_DMI_DIR"] = str(fake_dmi(workdir / "dmi", azure_dmi))
+    run_env.update(env or {})
+    argv = [
+        str(bin_dir / "ansible-playbook"),
+        "-i",
+        str(workdir / "inventory.ini"),
+        str(workdir / "playbook.yml"),
+        *args,
+    ]
+    run = run_in_netns(argv, workdir, run_env, **netns)
+    dumps = {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(dump_dir.glob("*.json"))
+    }
+    return Playbook(run, dumps)
+
+
+def default_target_python(bin_dir: Path) -> str:
+    """Return a Python of the controller's version outside any virtual environment."""
+    done = subprocess.run(
+        [
+            str(controller_python(bin_dir)),
+            "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    version = done.stdout.strip()
+    found = find_python(version)
+    if found is None:
+        raise RuntimeError(missing_python(version))
+    return found
+
+
+def main(argv: Sequence[str]) -> int:
+    """``find-python V [V...]``: print the first Python found among the versions given."""
+    if len(argv) >= 2 and argv[0] == "find-python":
+        for version in argv[1:]:
+            found = find_python(version)
+            if found:
+                print(found)
+                return 0
+        print(f"none of Python {', '.join(argv[1:])} is installed here", file=sys.stderr)
+        return 1
+    print(
+        "usage: python tests/ansible_support.py find-python VERSION [VERSION...]", file=sys.stderr
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
+
+# -- ansible-test -------------------------------------------------------------------------
+
+ANSIBLE_TEST_HOME = REPO / ".cache" / "ansible-test-home"
+
+# ansible-test bootstraps pip in each virtual environment it makes with a script it downloads
+# from a host this machine cannot reach, unless a copy is cached. This stand-in does the same
+# job with what Python ships: ensurepip, then pip itself installs the pinned pip version.
+GET_PIP_STAND_IN = '''\
+"""Stand-in for ansible-test's pip bootstrap script: ensurepip, then pip install ARGS."""
+import os
+import subprocess
+import sys
+
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
+env = dict(os.environ)
+env.pop("PIP_CONFIG_FILE", None)  # ensurepip hides pip's configuration (index, certificates)
+subprocess.check_call([sys.executable, "-m", "pip", "install", *args], env=env)
+'''
+
+
+def ansible_test_pip_version(bin_dir: Path) -> str:
+    """Return the pip version ansible-test of ``bin_dir`` bootstraps into its environments."""
+    probe = (
+        "import types; from ansible_test._internal.python_requirements import get_venv_packages;"
+        "print(get_venv_packages(types.SimpleNamespace(version='3.11'))['pip'])"
+    )
+    done = subprocess.run(
+        [str(controller_python(bin_dir)), "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def prepare_ansible_test_home(bin_dir: Path) -> Path:
+    """Return ansible-test's HOME for this project, with the pip bootstrap stand-in in place.
+
+    Under the repository's ``.cache/`` (ignored by git): ansible-test keeps its sanity
+    virtual environments there too, so later runs reuse them.
+    """
+    version = ansible_test_pip_version(bin_dir).replace(".", "_")
+    cache = ANSIBLE_TEST_HOME / ".ansible" / "test" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    stand_in = cache / f"get_pip_{version}.py"
+    if not stand_in.exists() or stand_in.read_text(encoding="utf-8") != GET_PIP_STAND_IN:
+        stand_in.write_text(GET_PIP_STAND_IN, encoding="utf-8")
+    return ANSIBLE_TEST_HOME
+
+
+def ansible_test(bin_dir: Path, args: Sequence[str], extra_path: Sequence[str] = ()) -> Run:
+    """Run ``ansible-test ARGS`` from the collection's folder; return what it printed.
+
+    ``extra_path`` folders go first on PATH (where ansible-test looks for ``pythonX.Y``).
+    ``--requirements`` runs reach the package index through pip's configuration, nothing else.
+    """
+    home = prepare_ansible_test_home(bin_dir)
+    env = base_env(bin_dir)
+    env["HOME"] = str(home)
+    env["PATH"] = os.pathsep.join([*extra_path, env["PATH"]])
+    for name in ("PIP_CERT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    done = subprocess.run(
+        [str(bin_dir / "ansible-test"), *args, "--color", "no"],
+        cwd=COLLECTION,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
+    )
+    return Run(done.returncode, done.stdout, done.stderr, [])
