@@ -208,8 +208,9 @@ def test_off_azure_nothing_is_sent_and_the_play_goes_on(tmp_path: Path) -> None:
     assert "[WARNING]" not in result.run.output  # off Azure is normal: no noise in every play
     assert result.dumps["skipped"]["skipped"] is True
     assert "ansible_facts" not in result.dumps["skipped"]
+    assert result.dumps["skipped"]["azure_imds_status"] == "not_on_azure"
     failed = result.dumps["failed"]
-    assert failed["failed"] is True
+    assert failed["failed"] is True and failed["azure_imds_status"] == "not_on_azure"
     assert failed["msg"].startswith("not on Azure: ") and "chassis_asset_tag" in failed["msg"]
     disabled = result.dumps["disabled"]["ansible_facts"]["azure_imds"]
     assert disabled["status"] == "not_on_azure" and "AZIMDS_DISABLE=1" in disabled["message"]

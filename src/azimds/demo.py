@@ -131,7 +131,83 @@ def attestation(emulator: Emulator, root: Path) -> None:
     run_azimds(["attest", "--verify", "--aia-host", emulator.base_url[len("http://") :]])
 
 
-SECTIONS: List[Callable[[Emulator], None]] = [raw_requests, the_command, maintenance_window]
+# -- Ansible: the collection azimds.imds, run by a real ansible-playbook ----------------------
+
+ANSIBLE_PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Gather the Azure IMDS facts
+      azimds.imds.metadata_facts:
+    - name: Where this VM runs
+      ansible.builtin.debug:
+        msg:
+          - "zone {{ ansible_facts['azure_imds']['placement']['zone'] }}"
+          - "fault domain {{ ansible_facts['azure_imds']['placement']['fault_domain'] }}"
+          - "update domain {{ ansible_facts['azure_imds']['placement']['update_domain'] }}"
+          - "tags {{ ansible_facts['azure_imds']['tags'] }}"
+          - "api-version {{ ansible_facts['azure_imds']['api_version'] }}"
+"""
+
+
+def ansible_playbook(emulator: Emulator) -> None:
+    """Run a real ansible-playbook with azimds.imds.metadata_facts against the emulator."""
+    heading("Ansible: azimds.imds.metadata_facts in a real ansible-playbook run")
+    command = Path(sys.executable).with_name("ansible-playbook")
+    if not command.exists():
+        print("  (skipped: ansible-core is not installed here; `make demo` installs it)")
+        return
+    repository = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as folder:
+        playbook = Path(folder) / "where.yml"
+        playbook.write_text(ANSIBLE_PLAYBOOK, encoding="utf-8")
+        print(f"$ cat {playbook.name}")
+        for line in ANSIBLE_PLAYBOOK.splitlines():
+            print(f"     {line}")
+        print(f"$ ANSIBLE_COLLECTIONS_PATH={repository} \\")
+        print(f"    ansible-playbook -i localhost, {playbook.name}")
+        env = dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=str(repository),
+            AZIMDS_ENDPOINT=emulator.base_url,
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_LOCAL_TEMP=str(Path(folder) / "tmp"),
+            ANSIBLE_REMOTE_TEMP=str(Path(folder) / "tmp"),
+        )
+        before = len(emulator.requests)
+        result = subprocess.run(
+            [
+                str(command),
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                str(playbook),
+                "-e",
+                f"ansible_python_interpreter={sys.executable}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=folder,
+        )
+    shown = [line for line in result.stdout.splitlines() if line.strip()]
+    for line in shown[-22:]:
+        print(f"     {line}")
+    if result.returncode != 0:
+        print(result.stderr.rstrip())
+    sent = len(emulator.requests) - before
+    print(f"  (exit code {result.returncode}; the emulator received {sent} request(s) for it)")
+    time.sleep(PAUSE)
+
+
+SECTIONS: List[Callable[[Emulator], None]] = [
+    raw_requests,
+    the_command,
+    maintenance_window,
+    ansible_playbook,
+]
 
 
 def main() -> int:

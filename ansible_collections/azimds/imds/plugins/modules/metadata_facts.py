@@ -170,6 +170,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+azure_imds_status:
+  description:
+    - Why there are no facts - C(not_on_azure) or C(unavailable) - when O(on_unavailable) is
+      V(skip) or V(fail) and the task was skipped or failed for it.
+  returned: when skipped or failed by O(on_unavailable)
+  type: str
+  sample: not_on_azure
 ansible_facts:
   description: The facts.
   returned: unless skipped
