@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: the main job, on the embedded emulator (no Azure VM needed, loopback only)
-demo: $(STAMP)
+demo: $(STAMP) cloud-init-packages
+	AZIMDS_DEMO_CLOUD_INIT="$$($(BIN)/python tests/cloud_init_packages.py --newest)" \
 	$(BIN)/python -m azimds.demo
 
 ## test: lint, types and the whole test suite

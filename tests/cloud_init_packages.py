@@ -9,7 +9,8 @@ A release already unpacked is not fetched again; ``--refresh`` fetches anew.
 Without apt-get or dpkg (not a Debian machine) the script says so and exits 0, and the cloud-init
 tests skip visibly; when the environment variable ``CI`` is set that is a failure instead.
 
-Imported as a module, ``unpacked()`` lists what the cache holds, for the tests and benchmarks.
+Imported as a module, ``unpacked()`` lists what the cache holds, for the tests and benchmarks;
+``--newest`` prints the folder the newest one imports from (for ``make demo``).
 """
 
 from __future__ import annotations
@@ -160,7 +161,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=CACHE, help="where to unpack")
     parser.add_argument("--refresh", action="store_true", help="fetch even what is there")
+    parser.add_argument(
+        "--newest", action="store_true", help="only print where the newest one imports from"
+    )
     args = parser.parse_args(argv)
+    if args.newest:
+        found = unpacked(args.cache)
+        print(found[-1].python_path if found else "")
+        return 0
     ci = bool(os.environ.get("CI"))
     have = {u.release: u for u in unpacked(args.cache)}
     wanted = [r for r in RELEASES if args.refresh or r.name not in have]

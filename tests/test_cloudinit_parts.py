@@ -18,10 +18,11 @@ import pytest
 import yaml
 
 import azimds.cloudinit
+from azimds import demo
 from azimds.cloudinit import SNIPPET_NAME, snippet
 from azimds.cloudinit.identity import byte_swapped, same_machine, system_uuid
 from azimds.cloudinit.settings import DEFAULT_TIMEOUT, Settings, read_settings
-from azimds.emulator import default_profile
+from azimds.emulator import Emulator, default_profile
 from azimds.facts import model, shapes
 from azimds.imds import versions
 from cloudinit_support import RELEASE_IDS, RELEASES, environment, require
@@ -220,3 +221,30 @@ def test_the_datasource_module_needs_only_the_shipped_core(release: Any) -> None
     assert packages == {"imds", "facts", "cloudinit"}
     assert report["lister"] == ["DataSourceAzureImds"]
     assert report["local"] == []
+
+
+# --- make demo's cloud-init section --------------------------------------------------------------
+
+
+def test_the_demo_shows_real_cloud_init_querying_the_datasource(
+    imds: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require()
+    monkeypatch.setenv("AZIMDS_DEMO_CLOUD_INIT", str(RELEASES[0].python_path))
+    monkeypatch.setattr(demo, "PAUSE", 0)
+    demo.cloud_init(imds)
+    shown = capsys.readouterr().out
+    assert f"cloud-init {RELEASES[0].upstream}: found DataSourceAzureImds" in shown
+    assert "$ cloud-init query availability_zone\n     1\n" in shown
+    assert "$ cloud-init query ds.meta_data.tags.Environment\n     Prod\n" in shown
+    assert '"vm-size": "Standard_D2s_v5"' in shown
+    assert {r.path for r in imds.requests} == {"/metadata/instance"}
+
+
+def test_the_demo_says_when_there_is_no_cloud_init(
+    imds: Emulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZIMDS_DEMO_CLOUD_INIT", "/nonexistent")
+    demo.cloud_init(imds)
+    assert "skipped: no cloud-init to run" in capsys.readouterr().out
+    assert imds.requests == []
