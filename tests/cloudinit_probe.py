@@ -132,6 +132,8 @@ def run_scenario(scenario: Dict[str, Any]) -> Dict[str, Any]:
     root = logging.getLogger()
     root.addHandler(log)
     PROCESS_VERSIONS.forget()  # each scenario is a fresh boot: nothing negotiated yet
+    saved = dict(os.environ)
+    os.environ.update(scenario.get("environ", {}))
     try:
         write_dmi(work / "dmi", scenario.get("dmi"))
         cloud_dir = work / "var-lib-cloud"
@@ -169,6 +171,8 @@ def run_scenario(scenario: Dict[str, Any]) -> Dict[str, Any]:
         return result
     finally:
         root.removeHandler(log)
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def main() -> int:

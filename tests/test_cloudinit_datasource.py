@@ -114,6 +114,13 @@ SCENARIOS: Dict[str, Dict[str, Any]] = {
         "cloud_cfg": config(["AzureImds"]),
         "dmi": OFF_AZURE,
     },
+    "disabled": {"cloud_cfg": SNIPPET, "dmi": ON_AZURE, "environ": {"AZIMDS_DISABLE": "1"}},
+    "disable_garbled": {
+        "cloud_cfg": SNIPPET,
+        "dmi": ON_AZURE,
+        "environ": {"AZIMDS_DISABLE": "perhaps"},
+    },
+    "endpoint_garbled": {"cloud_cfg": config(endpoint="ftp://imds.example"), "dmi": OFF_AZURE},
     "endpoint": {
         "cloud_cfg": config(endpoint="EMULATOR"),
         "dmi": OFF_AZURE,
@@ -285,6 +292,31 @@ def test_a_single_datasource_list_off_azure_still_sends_nothing(reports: Any) ->
     assert log_lines(report, "AzureImds: not on Azure")
 
 
+def test_azimds_disable_keeps_it_silent_even_on_azure(reports: Any) -> None:
+    report = reports["disabled"]
+    assert report["found"] == "DataSourceNone"
+    assert report["requests"] == []
+    assert log_lines(report, "AzureImds: not on Azure: AZIMDS_DISABLE=1 is set")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "says"),
+    [
+        ("disable_garbled", "AZIMDS_DISABLE='perhaps' is neither true"),
+        ("endpoint_garbled", "ftp://imds.example"),
+    ],
+)
+def test_a_garbled_setting_is_one_warning_and_nothing_sent(
+    reports: Any, scenario: str, says: str
+) -> None:
+    report = reports[scenario]
+    assert report["found"] == "DataSourceNone"
+    assert report["requests"] == []
+    [line] = log_lines(report, "WARNING azimds")
+    assert "AzureImds: datasource not used: " in line and says in line
+    assert not log_lines(report, "Traceback")
+
+
 def test_a_configured_endpoint_is_used_without_detection(reports: Any) -> None:
     report = reports["endpoint"]
     assert report["found"] == "DataSourceAzureImds"
@@ -333,12 +365,10 @@ def test_malformed_answers_give_one_clear_line_and_no_crash(
 def test_bad_settings_are_reported_and_defaults_used(reports: Any) -> None:
     report = reports["bad_settings"]
     assert report["found"] == "DataSourceAzureImds"
-    warnings = log_lines(report, "WARNING azimds")
-    assert any("unknown key(s) colour, retries ignored" in w for w in warnings)
-    assert any(
-        "timeout must be a positive number of seconds, found str 'soon'" in w for w in warnings
-    )
-    assert any("apply_network_config must be true or false" in w for w in warnings)
+    unknown, timeout, flag = log_lines(report, "WARNING azimds")  # each said once
+    assert "unknown key(s) colour, retries ignored" in unknown
+    assert "timeout must be a positive number of seconds, found str 'soon'" in timeout
+    assert "apply_network_config must be true or false" in flag
     assert report["network_config"] is None
 
 

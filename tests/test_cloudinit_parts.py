@@ -248,3 +248,35 @@ def test_the_demo_says_when_there_is_no_cloud_init(
     demo.cloud_init(imds)
     assert "skipped: no cloud-init to run" in capsys.readouterr().out
     assert imds.requests == []
+
+
+# --- fetching the packages ---------------------------------------------------------------------
+
+FETCH = Path(__file__).with_name("cloud_init_packages.py")
+
+
+@pytest.mark.parametrize(("ci", "code"), [("", 0), ("true", 1)])
+def test_without_apt_get_the_fetch_skips_visibly_or_fails_in_ci(
+    tmp_path: Path, ci: str, code: int
+) -> None:
+    env = {"PATH": str(tmp_path / "no-tools"), "CI": ci}
+    done = subprocess.run(
+        [sys.executable, str(FETCH), "--cache", str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == code
+    assert "cloud-init packages: SKIPPED, apt-get and dpkg and dpkg-deb not found" in done.stderr
+    assert not (tmp_path / "cache").exists()
+
+
+def test_an_empty_cache_has_no_newest(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(FETCH), "--cache", str(tmp_path), "--newest"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "\n")

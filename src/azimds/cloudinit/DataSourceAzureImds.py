@@ -46,6 +46,7 @@ class DataSourceAzureImds(sources.DataSource):  # type: ignore[misc]  # cloud-in
     # Set by _get_data; class-level defaults keep objects cloud-init pickled earlier loadable.
     _endpoint: Optional[str] = None
     _network: Optional[Dict[str, Any]] = None
+    _config: Optional[Settings] = None
 
     def ds_detect(self) -> bool:
         """Return True when azimds's detection says to talk to IMDS (cloud-init 23.2+).
@@ -57,7 +58,7 @@ class DataSourceAzureImds(sources.DataSource):  # type: ignore[misc]  # cloud-in
         try:
             detection = detect(self._settings().endpoint)
         except ValueError as exc:  # AZIMDS_DISABLE holds neither true nor false
-            LOG.warning("%s: %s", DSNAME, exc)
+            LOG.warning("%s: datasource not used: %s", DSNAME, exc)
             return False
         if not detection.on_azure:
             LOG.debug("%s: not on Azure: %s; nothing sent", DSNAME, detection.reason)
@@ -68,8 +69,8 @@ class DataSourceAzureImds(sources.DataSource):  # type: ignore[misc]  # cloud-in
         settings = self._settings()
         try:
             client = Client(settings.endpoint, deadline=settings.timeout, trace=_trace)
-        except ValueError as exc:
-            LOG.warning("%s: %s", DSNAME, exc)
+        except ValueError as exc:  # a malformed endpoint, or AZIMDS_DISABLE neither true nor false
+            LOG.warning("%s: datasource not used: %s", DSNAME, exc)
             return False
         if not client.on_azure:
             LOG.debug("%s: not on Azure: %s; nothing sent", DSNAME, client.detection.reason)
@@ -124,7 +125,10 @@ class DataSourceAzureImds(sources.DataSource):  # type: ignore[misc]  # cloud-in
         return f"metadata ({self._endpoint})" if self._endpoint else "unknown"
 
     def _settings(self) -> Settings:
-        return read_settings(self.ds_cfg, LOG.warning)
+        """Return the settings, read (and any problem reported) once per datasource."""
+        if self._config is None:
+            self._config = read_settings(self.ds_cfg, LOG.warning)
+        return self._config
 
     def _instance_id(self, vm_id: str) -> str:
         """Return the instance-id: the vmId, or the previous instance-id if it is the same VM.
