@@ -20,8 +20,9 @@ from typing import Optional
 import pytest
 
 import azimds
+from azimds.emulator.binding import BindRefused
 from azimds.emulator.profile import profile_from_mapping
-from azimds.emulator.server import BindRefused, Emulator
+from azimds.emulator.server import Emulator
 from emulator_support import no_proxy_env
 
 SERVE = textwrap.dedent(

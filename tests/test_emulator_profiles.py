@@ -10,11 +10,11 @@ import pytest
 
 from azimds.emulator.profile import (
     ProfileError,
-    RateLimit,
     default_profile,
     load_profile,
     profile_from_mapping,
 )
+from azimds.emulator.ratelimit import RateLimit
 from azimds.emulator.server import Emulator
 from azimds.imds import versions
 from emulator_support import request, scalars

@@ -175,7 +175,8 @@ def _fleet(args: argparse.Namespace) -> int:
 def _build(
     args: argparse.Namespace, profiles: List[VMProfile], addressing: str = "ports"
 ) -> Optional[Emulator]:
-    from .server import BindRefused, Emulator
+    from .binding import BindRefused
+    from .server import Emulator
 
     try:
         return Emulator(

@@ -18,6 +18,7 @@ import yaml
 
 from ..imds import versions
 from .faults import FaultError, fault_from_mapping
+from .ratelimit import RateLimit
 
 PROFILE_KEYS = frozenset(
     {"compute", "network", "loadbalancer", "api_versions", "rate_limit", "faults", "attested"}
@@ -29,22 +30,13 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True)
-class RateLimit:
-    """Requests allowed per window per VM; IMDS allows 5 per second."""
-
-    enabled: bool = True
-    requests: int = 5
-    per_seconds: float = 1.0
-
-
-@dataclass(frozen=True)
 class VMProfile:
     """One emulated VM: its newest-form document and how its IMDS behaves."""
 
     instance: Dict[str, Any]
     loadbalancer: Optional[Dict[str, Any]]
     api_versions: Tuple[str, ...] = versions.INSTANCE_VERSIONS
-    rate_limit: RateLimit = RateLimit()
+    rate_limit: RateLimit = field(default_factory=lambda: RateLimit(True, 5, 1.0))
     faults: Tuple[Dict[str, Any], ...] = ()
     attested: Dict[str, Any] = field(default_factory=dict)
     source: str = "<built-in default>"
@@ -253,9 +245,9 @@ def _api_versions(value: Any, source: str) -> Tuple[str, ...]:
 
 def _rate_limit(value: Any, source: str) -> RateLimit:
     if value is None:
-        return RateLimit()
+        return RateLimit(True, 5, 1.0)
     if isinstance(value, bool):
-        return RateLimit(enabled=value)
+        return RateLimit(value, 5, 1.0)
     if not isinstance(value, Mapping):
         raise ProfileError(f"{source}: 'rate_limit' must be true, false or a mapping")
     try:
