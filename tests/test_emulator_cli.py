@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +128,46 @@ def test_help_explains_how_to_start() -> None:
     assert result.returncode == 0
     assert "curl -H Metadata:true" in result.stdout
     assert "--allow-address" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "-1", "\uff18\uff11\uff16\uff19", "1e3"])
+def test_a_bad_port_in_the_environment_is_a_clear_error(value: str) -> None:
+    environment = {**os.environ, "AZIMDS_EMULATOR_PORT": value}
+    served = subprocess.run(
+        [*AZIMDS, "emulator", "serve"], capture_output=True, text=True, timeout=30, env=environment
+    )
+    assert served.returncode == 2
+    assert served.stderr.startswith("azimds emulator: AZIMDS_EMULATOR_PORT=")
+    assert "is not a port number (0 to 65535)" in served.stderr
+    assert "Traceback" not in served.stderr
+    version = subprocess.run(
+        [*AZIMDS, "--version"], capture_output=True, text=True, timeout=30, env=environment
+    )
+    assert (version.returncode, version.stderr) == (0, "")
+    assert version.stdout.startswith("azimds ")
+
+
+@pytest.mark.parametrize("value", ["abc", "65536"])
+def test_a_bad_port_flag_is_a_usage_error(value: str) -> None:
+    done = subprocess.run(
+        [*AZIMDS, "emulator", "serve", "--port", value], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert f"argument --port: '{value}' is not a port number (0 to 65535)" in done.stderr
+
+
+def test_the_port_comes_from_the_environment(processes: List[subprocess.Popen[str]]) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    process = subprocess.Popen(
+        [*AZIMDS, "emulator", "serve", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AZIMDS_EMULATOR_PORT": str(port)},
+    )
+    processes.append(process)
+    assert process.stdout is not None
+    assert f"at http://127.0.0.1:{port}\n" in process.stdout.readline()

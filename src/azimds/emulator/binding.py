@@ -10,7 +10,7 @@ from typing import List, Tuple
 BACKLOG = 512
 # Descriptors a running emulator needs beyond its listening sockets: the interpreter's own
 # files, the event loop, and room for connections.
-RESERVED_DESCRIPTORS = 128
+RESERVED_DESCRIPTORS = 32
 
 
 class BindRefused(ValueError):

@@ -66,9 +66,9 @@ class AcceptFailureLog:
         if self._last is not None and now - self._last < self._interval:
             self._unreported += 1
             return
-        since = f" ({self._unreported} more since the last report)" if self._unreported else ""
+        since = f"; {self._unreported} more since the last report" if self._unreported else ""
         LOG.error(
-            "azimds emulator: cannot accept connections: %s (open file limit %s)%s. New "
+            "azimds emulator: cannot accept connections: %s (open file limit %s%s). New "
             "connections wait until others close; raise the limit with 'ulimit -n' to serve "
             "more at once",
             exception.strerror or exception,
