@@ -23,8 +23,9 @@ from typing import Iterator, List
 
 import pytest
 
+from azimds.emulator.accepting import AcceptFailureLog
 from azimds.emulator.binding import DescriptorLimit, reserve_descriptors
-from azimds.emulator.server import AcceptFailureLog, Emulator
+from azimds.emulator.server import Emulator
 from emulator_support import (
     INSTANCE,
     FakeClock,
@@ -114,7 +115,7 @@ def test_running_out_of_descriptors_is_one_line_not_a_traceback_per_accept(
     process.send_signal(signal.SIGTERM)
     _, rest = process.communicate(timeout=30)
     assert process.returncode == 0
-    assert "Traceback" not in rest
+    assert "Traceback" not in rest, rest
     assert [line for line in rest.splitlines() if "accept" in line] == []  # once per interval
 
 
@@ -150,6 +151,21 @@ def test_other_loop_errors_still_reach_the_default_handler(
     finally:
         loop.close()
     assert any("something else" in record.getMessage() for record in caplog.records)
+
+
+def test_accept_retries_on_sockets_closed_by_stopping_are_not_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = AcceptFailureLog()
+    handler.stopping = True
+    loop = asyncio.new_event_loop()
+    closed = {"message": "retry", "exception": ValueError("Invalid file descriptor: -1")}
+    try:
+        with caplog.at_level(logging.INFO):
+            handler(loop, closed)
+    finally:
+        loop.close()
+    assert caplog.records == []
 
 
 def test_a_fleet_beyond_the_open_file_limit_is_refused_with_the_way_out(tmp_path: Path) -> None:

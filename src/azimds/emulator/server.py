@@ -8,16 +8,14 @@ manager) or under ``azimds emulator serve|fleet``. Each VM listens on its own so
 from __future__ import annotations
 
 import asyncio
-import errno
 import functools
 import json
-import logging
-import resource
 import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+from .accepting import AcceptFailureLog
 from .authority import CertificateAuthority
 from .binding import (
     BACKLOG,
@@ -33,50 +31,6 @@ from .http import Connections, IMDSProtocol
 from .profile import VMProfile, default_profile
 from .ratelimit import Clock
 from .vm import VM, RequestRecord
-
-LOG = logging.getLogger("azimds.emulator")
-ACCEPT_FAILURE_INTERVAL = 10.0  # seconds between two log lines about refused accepts
-
-
-class AcceptFailureLog:
-    """An event-loop exception handler that reports running out of descriptors once per
-    interval, in one line, instead of a traceback for every refused accept.
-
-    asyncio stops accepting for a second and tries again on its own; everything else goes to
-    the loop's default handler.
-    """
-
-    def __init__(self, clock: Clock = time.monotonic, interval: float = ACCEPT_FAILURE_INTERVAL):
-        self._clock = clock
-        self._interval = interval
-        self._last: Optional[float] = None
-        self._unreported = 0
-
-    def __call__(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
-        exception = context.get("exception")
-        if not isinstance(exception, OSError) or exception.errno not in (
-            errno.EMFILE,
-            errno.ENFILE,
-            errno.ENOBUFS,
-            errno.ENOMEM,
-        ):
-            loop.default_exception_handler(context)
-            return
-        now = self._clock()
-        if self._last is not None and now - self._last < self._interval:
-            self._unreported += 1
-            return
-        since = f"; {self._unreported} more since the last report" if self._unreported else ""
-        LOG.error(
-            "azimds emulator: cannot accept connections: %s (open file limit %s%s). New "
-            "connections wait until others close; raise the limit with 'ulimit -n' to serve "
-            "more at once",
-            exception.strerror or exception,
-            resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-            since,
-        )
-        self._last = now
-        self._unreported = 0
 
 
 class Emulator:
@@ -112,6 +66,7 @@ class Emulator:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._servers: List[asyncio.AbstractServer] = []
+        self._loop_errors = AcceptFailureLog()
 
     # -- one-VM conveniences ------------------------------------------------------------
 
@@ -153,7 +108,8 @@ class Emulator:
         """
         reserve_descriptors(len(self.vms))
         loop = asyncio.new_event_loop()
-        loop.set_exception_handler(AcceptFailureLog())
+        self._loop_errors = AcceptFailureLog()
+        loop.set_exception_handler(self._loop_errors)
         self._loop = loop
         self._thread = threading.Thread(
             target=loop.run_forever, name="azimds-emulator", daemon=True
@@ -204,6 +160,7 @@ class Emulator:
             vm.base_url = socket_base_url(sock)
 
     async def _close_all(self) -> None:
+        self._loop_errors.stopping = True
         for server in self._servers:
             server.close()
         self.connections.close_all()
