@@ -110,15 +110,29 @@ def test_fleet_writes_a_manifest_and_serves_each_vm(
     processes: List[subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     spec = tmp_path / "fleet.yaml"
-    spec.write_text("locations: {westus: 3, eastus: 2}\nseed: 5\n")
+    spec.write_text(
+        "locations: {westus: 3, eastus: 2}\nseed: 5\nzones: ['1', '2']\n"
+        "tags: {Role: [web, db], Tier: {gold: 1}}\nscale_sets: {count: 1, share: 0.5}\n"
+    )
     manifest = tmp_path / "m.json"
     _, first = launch(processes, "fleet", str(spec), "--manifest", str(manifest), "--quiet")
     assert "5 VMs" in first
     vms = json.loads(manifest.read_text())["vms"]
     assert [vm["location"] for vm in vms] == ["westus"] * 3 + ["eastus"] * 2
+    truth = ("name", "vmId", "location", "zone", "platformFaultDomain", "platformUpdateDomain")
     for vm in vms:
-        target = "/metadata/instance/compute/name?api-version=2021-02-01&format=text"
-        assert get(vm["base_url"], target) == (200, vm["name"])
+        # The manifest says what each base URL serves: the truth other tools compare against.
+        status, body = get(vm["base_url"], "/metadata/instance/compute?api-version=2021-02-01")
+        assert status == 200
+        served = json.loads(body)
+        assert {key: vm[key] for key in truth} == {key: served[key] for key in truth}
+        assert vm["tags"] == {tag["name"]: tag["value"] for tag in served["tagsList"]}
+        assert set(vm["tags"]) == {"Role", "Tier"}
+        assert (vm["vmScaleSetName"], vm["resourceId"]) == (
+            served["vmScaleSetName"],
+            served["resourceId"],
+        )
+    assert {vm["zone"] for vm in vms} == {"1", "2"}
 
 
 def test_help_explains_how_to_start() -> None:

@@ -37,7 +37,8 @@ legitimate use of that is 169.254.169.254:80 inside a private network namespace 
 
 FLEET_HELP = """\
 Serve a fleet of VMs from one process, each VM at its own base URL, and write a manifest
-(JSON: {"vms": [{"name", "vmId", "location", "zone", ..., "base_url"}]}) for other tools.
+for other tools (JSON: {"vms": [{"base_url", "name", "vmId", "location", "zone",
+"platformFaultDomain", "platformUpdateDomain", "vmSize", "tags", ...}]}): what each VM serves.
 
 SOURCE is a fleet spec (YAML: how many VMs per location, zones, fault and update domains,
 sizes, tag distributions, scale sets; see docs/emulator.md) or a directory of VM profiles.
