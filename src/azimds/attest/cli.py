@@ -12,10 +12,9 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, List, Optional, TextIO
 
-from .clouds import CLOUD_DOMAINS, UnknownCloudError
 from .errors import AttestError, all_errors
 from .fetcher import DEFAULT_TIMEOUT, fetch
-from .nonce import NonceError
+from .spec import CLOUD_DOMAINS, NonceError, UnknownCloudError, utc
 
 if TYPE_CHECKING:  # these need cryptography; the handlers import them when they run
     from .result import VerifiedDocument
@@ -212,9 +211,7 @@ def parse_time(text: str) -> datetime.datetime:
         raise ValueError(
             f"--at {text!r} is not an ISO 8601 time; write e.g. 2023-03-08T18:00Z"
         ) from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
+    return utc(moment)
 
 
 def _verify_and_report(
@@ -317,4 +314,4 @@ def _print_json(payload: Any) -> None:
 
 
 def _show(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -18,9 +18,8 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from .errors import CmsStructureError, EncodingError, SignerCertificateError
+from .spec import ENCODING, OID_DATA, OID_SIGNED_DATA
 
-OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-OID_DATA = "1.2.840.113549.1.7.1"
 OID_CONTENT_TYPE_ATTR = "1.2.840.113549.1.9.3"
 OID_MESSAGE_DIGEST_ATTR = "1.2.840.113549.1.9.4"
 
@@ -87,8 +86,8 @@ def signature_bytes(document: Document) -> bytes:
     if not isinstance(document, Mapping):
         raise EncodingError(f"expected a JSON object or base64 text, got {type(document).__name__}")
     encoding = document.get("encoding")
-    if encoding != "pkcs7":
-        raise EncodingError(f"the response's encoding is {encoding!r}, expected 'pkcs7'")
+    if encoding != ENCODING:
+        raise EncodingError(f"the response's encoding is {encoding!r}, expected {ENCODING!r}")
     signature = document.get("signature")
     if not isinstance(signature, str):
         raise EncodingError("the response has no string 'signature' field")

@@ -1,8 +1,4 @@
-"""The signed content of an attested document: its JSON and its timestamps.
-
-``TIME_FORMAT`` is the one definition of the timestamp format, used by the verifier to read
-``timeStamp`` and by the emulator to write it.
-"""
+"""The signed content of an attested document: its JSON and its timestamps."""
 
 from __future__ import annotations
 
@@ -10,32 +6,8 @@ import datetime
 import json
 from typing import Any, Dict, List, Tuple
 
+from . import spec
 from .errors import ContentError
-
-# "11/30/20 21:19:19 -0000": month/day/two-digit year, UTC.
-TIME_FORMAT = "%m/%d/%y %H:%M:%S -0000"
-_PARSE_FORMAT = "%m/%d/%y %H:%M:%S %z"
-
-
-def format_time(moment: datetime.datetime) -> str:
-    """Return ``moment`` (naive means UTC) as an attested-document timestamp."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc)
-    return moment.strftime(TIME_FORMAT)
-
-
-def parse_time(text: str, field: str) -> datetime.datetime:
-    """Return the UTC time written as ``text`` in ``timeStamp.<field>``.
-
-    Raises:
-        ContentError: ``text`` is not in the ``MM/DD/YY HH:MM:SS -0000`` format.
-    """
-    try:
-        return datetime.datetime.strptime(text, _PARSE_FORMAT).astimezone(datetime.timezone.utc)
-    except (TypeError, ValueError):
-        raise ContentError(
-            f"timeStamp.{field} is {text!r}, not a time like '11/30/20 21:19:19 -0000'"
-        ) from None
 
 
 def parse_content(content: bytes) -> Dict[str, Any]:
@@ -65,13 +37,23 @@ def timestamps(content: Dict[str, Any]) -> Tuple[datetime.datetime, datetime.dat
         ContentError: a timestamp is missing or malformed, or expiresOn precedes createdOn.
     """
     stamp = content["timeStamp"]
-    created = parse_time(stamp.get("createdOn"), "createdOn")
-    expires = parse_time(stamp.get("expiresOn"), "expiresOn")
+    created = _time(stamp, "createdOn")
+    expires = _time(stamp, "expiresOn")
     if expires < created:
         raise ContentError(
             f"timeStamp.expiresOn ({stamp['expiresOn']}) is before createdOn ({stamp['createdOn']})"
         )
     return created, expires
+
+
+def _time(stamp: Dict[str, Any], field: str) -> datetime.datetime:
+    text = stamp.get(field)
+    try:
+        return spec.parse_time(text)
+    except ValueError:
+        raise ContentError(
+            f"timeStamp.{field} is {text!r}, not a time like {spec.TIME_EXAMPLE!r}"
+        ) from None
 
 
 def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Dict, List, Type
 
+from .spec import CLOUD_DOMAINS
+
 
 class AttestError(Exception):
     """Base class: an attested document could not be fetched or was rejected."""
@@ -119,8 +121,8 @@ class SanMismatchError(AttestError):
     code = "wrong-cloud"
     exit_code = 22
     default_hint = (
-        "The signer must be metadata.azure.com, .us, .cn or metadata.microsoftazure.de "
-        "(or a subdomain) as fits the VM's cloud; check --cloud"
+        f"The signer must be {', '.join(CLOUD_DOMAINS.values())} (or a subdomain) as fits the "
+        "VM's cloud; check --cloud"
     )
 
 

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from . import clouds
+from . import spec
 from .chain import verify_chain
 from .cms import (
     Document,
@@ -73,8 +73,8 @@ def verify(
         UnknownCloudError: ``cloud`` names no known cloud.
     """
     if cloud is not None:
-        clouds.cloud_name(cloud)  # fail fast on a typo
-    when = _utc(at) if at is not None else datetime.datetime.now(datetime.timezone.utc)
+        spec.cloud_name(cloud)  # fail fast on a typo
+    when = spec.utc(at) if at is not None else datetime.datetime.now(datetime.timezone.utc)
     store = trust if trust is not None else default_trust()
 
     signed = parse_signed_data(signature_bytes(document))  # steps 1 and 2
@@ -96,7 +96,7 @@ def verify(
     return VerifiedDocument(
         content=content,
         cloud=cloud_found,
-        domain=clouds.CLOUD_DOMAINS[cloud_found],
+        domain=spec.CLOUD_DOMAINS[cloud_found],
         signer_subject=leaf.subject.rfc4514_string(),
         signer_names=names,
         chain=chain,
@@ -142,9 +142,9 @@ def _other_certificates(
 
 
 def _check_cloud(names: Tuple[str, ...], cloud: Optional[str]) -> str:
-    found = clouds.cloud_of(names, cloud)
+    found = spec.cloud_of(names, cloud)
     if found is None:
-        wanted = clouds.metadata_domain(cloud) if cloud is not None else "an Azure metadata domain"
+        wanted = spec.metadata_domain(cloud) if cloud is not None else "an Azure metadata domain"
         raise SanMismatchError(
             f"the signer's DNS names {list(names) or '(none)'} are not {wanted} or a subdomain"
         )
@@ -189,9 +189,3 @@ def _check_expected(
             raise SubscriptionMismatchError(
                 f"the signed subscriptionId is {signed!r}, expected {subscription_id!r}"
             )
-
-
-def _utc(moment: datetime.datetime) -> datetime.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
