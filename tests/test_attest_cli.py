@@ -13,15 +13,21 @@ import pytest
 
 from azimds.attest.cli import register
 from azimds.attest.errors import AttestError, all_errors
+from azimds.emulator.attested import build_signed_data, content_bytes
 from test_attest_fetch import attested_route
 from test_attest_support import (
+    NONCE,
     REPO,
     TESTDATA,
     USGOV_2023,
     USGOV_2023_NONCE,
     LoopbackServer,
+    as_response,
+    ca_signer,
+    content_for,
     other_ca,
     real_document,
+    shared_ca,
 )
 
 USGOV_AT = "2023-03-08T18:00Z"
@@ -148,6 +154,39 @@ def test_json_output_of_a_verified_document(
     assert payload["cloud"] == "AzureUSGovernmentCloud"
     assert payload["content"]["vmId"] == "990878d4-068a-4ac4-9ee9-1231d2218ef2"
     assert len(payload["chain"]) == 3
+
+
+def strict_loads(text: str) -> object:
+    """Return the JSON in ``text``; NaN and Infinity are not JSON and fail."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in the output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+def test_a_signed_number_json_cannot_carry_is_bad_content_not_json_output(
+    value: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signer = ca_signer()
+    content = content_bytes(content_for())[:-1] + b',"extra":' + value + b"}"
+    der = build_signed_data(
+        content,
+        signer.certificate,
+        signer.key,
+        certificates=[signer.certificate, shared_ca().intermediate],
+    )
+    document = tmp_path / "doc.json"
+    document.write_text(json.dumps(as_response(der)))
+    root = tmp_path / "root.pem"
+    root.write_bytes(shared_ca().root_pem())
+    argv = ["verify", str(document), "--nonce", NONCE, "--trust", str(root), "--offline"]
+    code, out, _ = run([*argv, "--json"], capsys)
+    payload = strict_loads(out)
+    assert code == 30
+    assert isinstance(payload, dict)
+    assert payload["error"]["code"] == "bad-content"
 
 
 @pytest.mark.parametrize(

@@ -219,6 +219,27 @@ def _asn1(certificate: x509.Certificate) -> Any:
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
+def signed_text(text: bytes) -> Callable[[], Document]:
+    """Return a builder of a document whose signed content is exactly ``text``."""
+    return lambda: leaf_document(["metadata.azure.com"], content=text)
+
+
+def _genuine_json() -> bytes:
+    return content_bytes(content_for())
+
+
+def with_member(member: bytes) -> Callable[[], Document]:
+    """Return a builder of a genuine content with ``member`` (``"key":value``) appended."""
+    return lambda: leaf_document(
+        ["metadata.azure.com"], content=_genuine_json()[:-1] + b"," + member + b"}"
+    )
+
+
+def wrapper(text: str) -> Callable[[], Document]:
+    """Return a builder of a response text ``text`` with {sig} replaced by a genuine signature."""
+    return lambda: text.replace("{sig}", signed_document()["signature"])
+
+
 @dataclass
 class Case:
     """One forgery: how to build it, what to verify it with, the error and its message."""
@@ -355,12 +376,42 @@ CASES: Dict[str, Case] = {
         "not JSON",
     ),
     "signed JSON with a repeated key": Case(
-        lambda: leaf_document(
-            ["metadata.azure.com"],
-            content=content_bytes(content_for())[:-1] + b',"vmId":"evil"}',
-        ),
+        with_member(b'"vmId":"evil"'), ContentError, "the key 'vmId' appears twice"
+    ),
+    "signed JSON with two nonce keys": Case(
+        with_member(b'"nonce":"' + NONCE.encode() + b'"'),
         ContentError,
-        "appears twice",
+        "the key 'nonce' appears twice",
+    ),
+    "signed JSON with a key repeated inside timeStamp": Case(
+        signed_text(_genuine_json().replace(b'"timeStamp":{', b'"timeStamp":{"createdOn":"x",', 1)),
+        ContentError,
+        "the key 'createdOn' appears twice",
+    ),
+    "signed JSON with NaN": Case(with_member(b'"x":NaN'), ContentError, "NaN is not"),
+    "signed JSON with Infinity": Case(
+        with_member(b'"x":Infinity'), ContentError, "Infinity is not"
+    ),
+    "signed JSON with -Infinity": Case(
+        with_member(b'"x":[-Infinity]'), ContentError, "-Infinity is not"
+    ),
+    "signed JSON with a number beyond a float": Case(
+        with_member(b'"x":1e999'), ContentError, "too large"
+    ),
+    "response with two signature keys": Case(
+        wrapper('{"encoding": "pkcs7", "signature": "{sig}", "signature": "{sig}"}'),
+        EncodingError,
+        "the key 'signature' appears twice",
+    ),
+    "response with two encoding keys": Case(
+        wrapper('{"encoding": "base64", "encoding": "pkcs7", "signature": "{sig}"}'),
+        EncodingError,
+        "the key 'encoding' appears twice",
+    ),
+    "response with NaN": Case(
+        wrapper('{"encoding": "pkcs7", "signature": "{sig}", "x": NaN}'),
+        EncodingError,
+        "NaN is not",
     ),
 }
 
