@@ -23,6 +23,7 @@ from azimds.attest import (
     DocumentExpiredError,
     DocumentNotYetValidError,
     EncodingError,
+    KeyUsageError,
     NonceMismatchError,
     SanMismatchError,
     SignatureError,
@@ -35,7 +36,7 @@ from azimds.attest import (
     WeakKeyError,
     verify,
 )
-from azimds.emulator.attested import build_signed_data, content_bytes, issue_leaf
+from azimds.emulator.attested import LEAF_KEY_USAGE, build_signed_data, content_bytes, issue_leaf
 from test_attest_support import (
     NONCE,
     VM_INSTANCE,
@@ -59,6 +60,7 @@ Document = Union[Mapping[str, str], str]
 def leaf_document(
     names: List[str],
     *,
+    key_usage: Optional[x509.KeyUsage] = LEAF_KEY_USAGE,
     key_size: int = 2048,
     not_before: Optional[datetime.datetime] = None,
     not_after: Optional[datetime.datetime] = None,
@@ -75,6 +77,7 @@ def leaf_document(
         key=key,
         not_before=not_before or now() - DAY,
         not_after=not_after or now() + DAY,
+        key_usage=key_usage,
     )
     payload = content if content is not None else content_bytes(content_for())
     return as_response(build_signed_data(payload, leaf, key, hash_algorithm=hash_algorithm))
@@ -240,6 +243,19 @@ def wrapper(text: str) -> Callable[[], Document]:
     return lambda: text.replace("{sig}", signed_document()["signature"])
 
 
+ENCIPHERMENT_ONLY = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=True,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 @dataclass
 class Case:
     """One forgery: how to build it, what to verify it with, the error and its message."""
@@ -296,6 +312,11 @@ CASES: Dict[str, Case] = {
     ),
     "leaf only for code signing": Case(code_signing_leaf, UntrustedChainError, "does not chain"),
     "self-signed leaf": Case(self_signed_leaf, UntrustedChainError, "does not chain"),
+    "leaf whose keyUsage lacks digitalSignature": Case(
+        lambda: leaf_document(["metadata.azure.com"], key_usage=ENCIPHERMENT_ONLY),
+        KeyUsageError,
+        "keyUsage (keyEncipherment) does not allow digitalSignature",
+    ),
     "nonce mismatch": Case(
         signed_document, NonceMismatchError, "not the nonce of the request", {"nonce": "x" + NONCE}
     ),
@@ -442,6 +463,18 @@ def test_the_matrix_covers_at_least_fifteen_faults_and_every_rejection_code() ->
 def test_the_genuine_document_behind_the_matrix_verifies() -> None:
     result = verify(signed_document(), nonce=NONCE, trust=ca_trust())
     assert result.vm_id == VM_INSTANCE["compute"]["vmId"]
+
+
+def test_a_leaf_without_a_key_usage_extension_is_accepted() -> None:
+    # The rule binds only when the extension is there (Azure's leafs carry it).
+    document = leaf_document(["metadata.azure.com"], key_usage=None)
+    assert verify(document, nonce=NONCE, trust=ca_trust()).vm_id == VM_INSTANCE["compute"]["vmId"]
+
+
+def test_the_emulator_leaf_allows_digital_signature_as_azures_do() -> None:
+    usage = ca_signer().certificate.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical
+    assert usage.value.digital_signature
 
 
 def test_fields_outside_the_signature_are_ignored() -> None:

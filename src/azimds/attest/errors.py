@@ -95,6 +95,17 @@ class WeakKeyError(AttestError):
     default_hint = "Azure signs with RSA keys of 2048 bits or more; treat this document as forged"
 
 
+class KeyUsageError(AttestError):
+    """Step 6: the signer certificate's keyUsage extension does not allow digitalSignature."""
+
+    code = "key-usage"
+    exit_code = 17
+    default_hint = (
+        "Azure's signer certificates allow digitalSignature; a certificate issued for another "
+        "use must not sign documents: treat this document as forged"
+    )
+
+
 class UntrustedChainError(AttestError):
     """Step 7: the signer certificate does not chain to a trusted root."""
 
@@ -185,6 +196,7 @@ def all_errors() -> List[Type[AttestError]]:
         WeakAlgorithmError,
         SignatureError,
         WeakKeyError,
+        KeyUsageError,
         UntrustedChainError,
         CertificateExpiredError,
         SanMismatchError,

@@ -39,6 +39,18 @@ INTERMEDIATE_PEM_PATH = "/azimds/attested/intermediate.pem"
 INTERMEDIATE_DER_PATH = "/azimds/attested/intermediate.crt"
 
 KEY_SIZE = 2048
+# The keyUsage of Azure's metadata leafs (critical): digitalSignature and keyEncipherment.
+LEAF_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=True,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
 
 CertificateHash = Union[hashes.SHA256, hashes.SHA384, hashes.SHA512]
 _DAY = datetime.timedelta(days=1)
@@ -51,6 +63,7 @@ class AttestedRequestError(ValueError):
 __all__ = [
     "INTERMEDIATE_DER_PATH",
     "INTERMEDIATE_PEM_PATH",
+    "LEAF_KEY_USAGE",
     "ROOT_PEM_PATH",
     "AttestationCA",
     "AttestedRequestError",
@@ -309,12 +322,14 @@ def issue_leaf(
         ExtendedKeyUsageOID.SERVER_AUTH,
         ExtendedKeyUsageOID.CLIENT_AUTH,
     ),
+    key_usage: Optional[x509.KeyUsage] = LEAF_KEY_USAGE,
 ) -> x509.Certificate:
     """Return a leaf certificate for ``dns_names`` shaped like Azure's metadata leafs.
 
-    Subject CN is the first name; SAN all of them; EKU ``extended_key_usage`` (serverAuth
-    and clientAuth); AIA "CA Issuers" ``ca_issuers_url`` when given. ``key`` defaults to a
-    new RSA-2048 key, the serial number to a random one.
+    Subject CN is the first name; SAN all of them; keyUsage ``key_usage`` (critical;
+    digitalSignature and keyEncipherment; None leaves the extension out); EKU
+    ``extended_key_usage`` (serverAuth and clientAuth); AIA "CA Issuers" ``ca_issuers_url``
+    when given. ``key`` defaults to a new RSA-2048 key, the serial number to a random one.
     """
     subject_key = key if key is not None else _new_key(KEY_SIZE)
     public = subject_key.public_key()
@@ -328,24 +343,12 @@ def issue_leaf(
         .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            True,
-        )
         .add_extension(x509.ExtendedKeyUsage(list(extended_key_usage)), False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), False)
         .add_extension(_authority_key_id(issuer), False)
     )
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, True)
     if ca_issuers_url:
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
