@@ -112,9 +112,10 @@ class UntrustedChainError(AttestError):
     code = "untrusted-chain"
     exit_code = 20
     default_hint = (
-        "If this is a genuine Azure document, a missing intermediate may need fetching (do not "
-        "use offline mode) or adding with --trust; if it comes from the azimds emulator, trust "
-        "the emulator's root explicitly"
+        "A genuine Azure document chains to a bundled root, fetching a missing intermediate "
+        "from its AIA URL unless offline; a document of the azimds emulator needs the "
+        "emulator's root trusted (--trust) and its address allowed to serve the intermediate "
+        "(--aia-host, implied by attest --endpoint)"
     )
 
 

@@ -180,3 +180,11 @@ def parse_time(text: object) -> datetime.datetime:
 # --- The signed content's marketplace plan: always these three keys ("" when no plan).
 
 PLAN_FIELDS = ("name", "product", "publisher")
+
+
+# --- The azimds emulator's test CA (trusted by nobody by default). The verifier recognises an
+# untrusted emulator root by its organization, to say how to trust it: with the root the
+# emulator serves at this path.
+
+EMULATOR_ORGANIZATION = "azimds emulator"
+EMULATOR_ROOT_PEM_PATH = "/azimds/attested/root.pem"

@@ -34,7 +34,7 @@ from ..attest.spec import NonceError
 from ..imds import versions
 
 # Paths under which an emulator serves its CA (the leaf's AIA URL is INTERMEDIATE_DER_PATH).
-ROOT_PEM_PATH = "/azimds/attested/root.pem"
+ROOT_PEM_PATH = spec.EMULATOR_ROOT_PEM_PATH
 INTERMEDIATE_PEM_PATH = "/azimds/attested/intermediate.pem"
 INTERMEDIATE_DER_PATH = "/azimds/attested/intermediate.crt"
 
@@ -374,7 +374,7 @@ def _ca_certificate(
 ) -> x509.Certificate:
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "azimds emulator"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, spec.EMULATOR_ORGANIZATION),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
