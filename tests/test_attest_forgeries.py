@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from azimds.attest import (
+    AiaFetcher,
     AttestError,
     CertificateExpiredError,
     CmsStructureError,
@@ -30,6 +31,7 @@ from azimds.attest import (
     SignerCertificateError,
     SignerCountError,
     SubscriptionMismatchError,
+    TrustStore,
     UntrustedChainError,
     VmIdMismatchError,
     WeakAlgorithmError,
@@ -463,6 +465,32 @@ def test_the_matrix_covers_at_least_fifteen_faults_and_every_rejection_code() ->
 def test_the_genuine_document_behind_the_matrix_verifies() -> None:
     result = verify(signed_document(), nonce=NONCE, trust=ca_trust())
     assert result.vm_id == VM_INSTANCE["compute"]["vmId"]
+
+
+def _other_ca_intermediate_only() -> TrustStore:
+    return TrustStore([shared_ca().root], [other_ca().intermediate], aia=AiaFetcher(()))
+
+
+@pytest.mark.parametrize(
+    ("build", "trust", "hint"),
+    [
+        (code_signing_leaf, ca_trust, "The chain reaches the trusted root 'CN=azimds emulator"),
+        (self_signed_leaf, ca_trust, "The chain leads to 'CN=metadata.azure.com', which is not"),
+        (signed_document, lambda: ca_trust(intermediate=False), "The issuer 'CN=azimds emulator"),
+        (
+            lambda: signed_document(signer=ca_signer(other_ca())),
+            _other_ca_intermediate_only,
+            f"The chain leads to the azimds emulator CA 'CN=azimds emulator test root "
+            f"{other_ca().label}",
+        ),
+    ],
+)
+def test_each_untrusted_chain_says_what_to_do_about_it(
+    build: Callable[[], Document], trust: Callable[[], TrustStore], hint: str
+) -> None:
+    with pytest.raises(UntrustedChainError) as caught:
+        verify(build(), nonce=NONCE, trust=trust())
+    assert caught.value.hint.startswith(hint), caught.value.hint
 
 
 def test_a_leaf_without_a_key_usage_extension_is_accepted() -> None:

@@ -175,11 +175,16 @@ def _hint(trust: TrustStore, last: x509.Certificate, problems: List[AiaError]) -
         )
     # The name the path stops at: an untrusted root, or the issuer nobody supplied.
     stop = last.subject if last.issuer == last.subject else last.issuer
+    if any(root.subject == stop for root in trust.roots):
+        return (
+            f"The chain reaches the trusted root '{stop.rfc4514_string()}', but a certificate "
+            "on it is not fit to sign metadata (see the reason): treat this document as forged"
+        )
     if last.issuer != last.subject and trust.offline:
         return (
-            f"The issuer '{stop.rfc4514_string()}' is not among the bundled and embedded "
-            "certificates and verification is offline: let it be fetched from its AIA URL "
-            "(leave out --offline) or add it to the trust store (TrustStore.with_intermediates)"
+            f"The issuer '{stop.rfc4514_string()}' is not among the bundled, embedded and "
+            "trusted certificates, and verification is offline: let it be fetched from its AIA "
+            "URL (leave out --offline), or if it is a root you trust, trust it (--trust)"
         )
     if any(p.url is not None for p in problems):
         return (
