@@ -126,12 +126,13 @@ def profile_from_mapping(data: Any, source: str = "<mapping>") -> VMProfile:
         raise check.error(f"a VM profile must be a mapping, got {_kind(data)}")
     if "attested" in data:
         raise check.error(ATTESTED_HAS_NO_SETTINGS)
-    default = _default_data()
+    default, schema = _default_data(), _schema()
     check.keys(data, default, "")
 
     override = dict(check.section(data, "compute"))
+    check.keys(override, schema["compute"], "compute")
     tags = override.pop("tags", None)
-    check.shape(override, default["compute"], "compute")
+    check.shape(override, schema["compute"], "compute")
     compute = _merge(_follow_identity(default["compute"], override), override)
     if tags is not None:
         if "tagsList" in override:
@@ -140,7 +141,7 @@ def profile_from_mapping(data: Any, source: str = "<mapping>") -> VMProfile:
     network = data.get("network")
     if network is None:
         network = default["network"]
-    check.shape(network, _schema()["network"], "network")
+    check.shape(network, schema["network"], "network")
     instance = _stringify({"compute": compute, "network": network})
     check.required(instance)
     _derive_tags(instance["compute"])
@@ -148,7 +149,7 @@ def profile_from_mapping(data: Any, source: str = "<mapping>") -> VMProfile:
 
     loadbalancer = data.get("loadbalancer", default["loadbalancer"])
     if loadbalancer is not None:
-        check.shape(loadbalancer, default["loadbalancer"], "loadbalancer")
+        check.shape(loadbalancer, schema["loadbalancer"], "loadbalancer")
         loadbalancer = _stringify(loadbalancer)
 
     return VMProfile(
@@ -321,11 +322,16 @@ def _default_data() -> Dict[str, Any]:
 
 def _schema() -> Dict[str, Any]:
     """Return the default profile as a schema: an interface's ipv6 node takes the shape of its
-    ipv4 node (IMDS uses one shape for both; the default VM has no IPv6 address to show it)."""
-    schema = _default_data()
-    for interface in schema["network"]["interface"]:
-        interface["ipv6"] = copy.deepcopy(interface["ipv4"])
-    return schema
+    ipv4 node (IMDS uses one shape for both; the default VM has no IPv6 address to show it),
+    and compute lists ``tags``, which a profile may give as a mapping instead of tagsList."""
+    if "schema" not in _DEFAULT_CACHE:  # read only: shared by every check
+        schema = _default_data()
+        for interface in schema["network"]["interface"]:
+            interface["ipv6"] = copy.deepcopy(interface["ipv4"])
+        schema["compute"]["tags"] = {}
+        _DEFAULT_CACHE["schema"] = schema
+    cached: Dict[str, Any] = _DEFAULT_CACHE["schema"]
+    return cached
 
 
 def _merge(base: Dict[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
