@@ -123,8 +123,9 @@ def fault_from_mapping(data: Mapping[str, Any]) -> Fault:
         try:
             given[name] = _FIELD_TYPES[name](value)
         except TypeError:
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
             raise FaultError(
-                f"fault field {name!r} is {value!r}: status/times/bytes must be integers, "
+                f"fault field {name!r} is {shown}: status/times/bytes must be integers, "
                 "seconds/delay/retry_after numbers, path/location strings"
             ) from None
     fault = Fault(**given)
