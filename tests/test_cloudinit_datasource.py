@@ -142,6 +142,11 @@ SCENARIOS: Dict[str, Dict[str, Any]] = {
         "dmi": ON_AZURE,
         "profile": {"compute": {"platformFaultDomain": "north"}},
     },
+    "undecodable_user_data": {
+        "cloud_cfg": SNIPPET,
+        "dmi": ON_AZURE,
+        "profile": {"compute": {"userData": f"{SECRET}!!"}},
+    },
     "bad_settings": {
         "cloud_cfg": config(colour="blue", retries=3, timeout="soon", apply_network_config="maybe"),
         "dmi": ON_AZURE,
@@ -360,6 +365,18 @@ def test_malformed_answers_give_one_clear_line_and_no_crash(
     assert says in line
     assert not log_lines(report, "Traceback")
     assert "\n" not in line
+
+
+def test_undecodable_user_data_never_crashes_nor_leaks(reports: Any) -> None:
+    report = reports["undecodable_user_data"]
+    assert not log_lines(report, "Traceback")
+    assert not log_lines(report, SECRET)
+    assert SECRET not in json.dumps(report.get("instance_data"))
+    if report["found"] == "DataSourceAzureImds":  # the facts, without the user data
+        assert report["userdata_text"] is None
+    else:  # the whole document refused, in one line naming the field
+        [line] = log_lines(report, "WARNING azimds")
+        assert "compute.userData" in line
 
 
 def test_bad_settings_are_reported_and_defaults_used(reports: Any) -> None:
