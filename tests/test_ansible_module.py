@@ -220,7 +220,7 @@ def test_imds_down_longer_than_the_timeout(tmp_path: Path) -> None:
     down = {"kind": "status", "status": 500, "seconds": 120}
     result = run_playbook(
         play(
-            facts_task(endpoint=LOOPBACK_ENDPOINT, timeout=2),
+            facts_task(endpoint=LOOPBACK_ENDPOINT, timeout=3),
             dump_task("empty", FACTS),
             {**facts_task(endpoint=LOOPBACK_ENDPOINT, timeout=1, on_unavailable="fail")},
         ),
