@@ -95,6 +95,29 @@ def detect(
     return Detection(False, None, "none", reason)
 
 
+def is_same_vm(vm_id: str, system_uuid: str) -> bool:
+    """Return True when a DMI system UUID (``product_uuid``) is that of the VM ``vm_id``.
+
+    An Azure VM's SMBIOS system UUID is its vmId; on older VMs the first three fields are
+    stored little-endian, so the UUID reads byte-swapped. Both forms count; case is ignored.
+    """
+    vm = vm_id.strip().lower()
+    system = system_uuid.strip().lower()
+    if not vm or not system:
+        return False
+    if vm == system:
+        return True
+    fields = system.split("-")
+    if len(fields) != 5:
+        return False
+    swapped = [_reverse_bytes(f) for f in fields[:3]] + fields[3:]
+    return vm == "-".join(swapped)
+
+
+def _reverse_bytes(hex_text: str) -> str:
+    return "".join(hex_text[i : i + 2] for i in range(len(hex_text) - 2, -1, -2))
+
+
 def read_asset_tag(path: str) -> Optional[str]:
     """Return the stripped content of the chassis asset tag file, or None if unreadable."""
     try:
