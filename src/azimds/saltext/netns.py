@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from typing import Any, List, Optional, Sequence
 
 IMDS_ADDRESS = "169.254.169.254"
@@ -97,16 +98,20 @@ class PrivateNetwork:
 
     def stop(self, process: subprocess.Popen[Any], grace: float = 10.0) -> None:
         """Stop a process started with ``popen`` and every process of its group."""
-        _stop_group(process, grace)
+        _stop_groups([process], grace)
         if process in self._processes:
             self._processes.remove(process)
 
-    def close(self) -> None:
-        """Stop every process started here, then the namespace's holder. Safe to call twice."""
-        while self._processes:
-            self.stop(self._processes[-1])
+    def close(self, grace: float = 5.0) -> None:
+        """Stop every process started here, then the namespace's holder. Safe to call twice.
+
+        All are asked to stop at once (SIGTERM); what still runs after ``grace`` seconds is
+        killed (SIGKILL), so closing takes at most about ``grace`` seconds.
+        """
+        _stop_groups(self._processes, grace)
+        self._processes.clear()
         if self._holder is not None:
-            _stop_group(self._holder, 5.0)
+            _stop_groups([self._holder], grace)
             for stream in (self._holder.stdout, self._holder.stderr):
                 if stream is not None:
                     stream.close()
@@ -119,16 +124,19 @@ class PrivateNetwork:
         self.close()
 
 
-def _stop_group(process: subprocess.Popen[Any], grace: float) -> None:
-    """SIGTERM the process group of ``process`` (its leader), then SIGKILL after ``grace``."""
-    if process.poll() is None:
-        _signal_group(process.pid, signal.SIGTERM)
+def _stop_groups(processes: Sequence[subprocess.Popen[Any]], grace: float) -> None:
+    """SIGTERM the process group of each process (its leader), then SIGKILL after ``grace``."""
+    for process in processes:
+        if process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace)
-    # Children may outlive their leader: the group is killed even when the leader is gone.
-    _signal_group(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.wait(timeout=grace)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        # Children may outlive their leader: the group is killed even when the leader is gone.
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _signal_group(group: int, number: int) -> None:
