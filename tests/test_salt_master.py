@@ -29,7 +29,11 @@ pytestmark = [needs_netns, pytest.mark.netns]
 BIN = Path(sys.executable).parent
 PUBLISH_PORT, RET_PORT = 4505, 4506  # the namespace is private: Salt's own ports are free
 VMS = {
-    "vm-a": {"zone": "1", "platformFaultDomain": "0", "tags": {"Environment": "Prod"}},
+    "vm-a": {
+        "zone": "1",
+        "platformFaultDomain": "0",
+        "tags": {"Environment": "Prod", "team:owner": "ops"},
+    },
     "vm-b": {"zone": "1", "platformFaultDomain": "1", "tags": {"Environment": "Prod"}},
     "vm-c": {"zone": "2", "platformFaultDomain": "0", "tags": {"Environment": "Dev"}},
 }
@@ -58,7 +62,10 @@ class Cluster:
             timeout=timeout + 60,
         )
         # salt exits non-zero when a targeted minion does not answer; the answers still count.
-        answers: Dict[str, Any] = json.loads(done.stdout or "{}")
+        try:
+            answers: Dict[str, Any] = json.loads(done.stdout or "{}")
+        except ValueError:
+            raise AssertionError(f"salt {args}: {done.stdout} {done.stderr}") from None
         return answers
 
 
@@ -149,6 +156,8 @@ def test_targeting_by_zone_fault_domain_and_tags_and_the_mine(cluster: Cluster) 
     assert sorted(cluster.salt("-G", "azure:tags:Environment:Dev", "test.ping")) == ["vm-c"]
     compound = "G@azure:tags:Environment:Prod and G@azure:fault_domain:0"
     assert cluster.salt("-C", compound, "grains.get", "azure:vm_id") == {"vm-a": VM_IDS["vm-a"]}
+    colon_in_name = cluster.salt("-C", "G|@azure|tags|team:owner|ops", "test.ping")
+    assert colon_in_name == {"vm-a": True}
 
     # The mine: every minion publishes its azure grain; any minion can read the others'.
     assert cluster.salt("*", "mine.update") == {name: True for name in VMS}

@@ -40,10 +40,14 @@ def available() -> Optional[str]:
 
 
 class PrivateNetwork:
-    """A network namespace with only loopback (and, if asked, 169.254.169.254 on it)."""
+    """A network namespace with only loopback (and, if asked, 169.254.169.254 on it).
 
-    def __init__(self, imds_address: bool = False) -> None:
+    ``setup`` is more shell to run as root inside it before anything else (``ip`` commands).
+    """
+
+    def __init__(self, imds_address: bool = False, setup: str = "") -> None:
         self.imds_address = imds_address
+        self.setup = setup
         self._holder: Optional[subprocess.Popen[bytes]] = None
         self._processes: List[subprocess.Popen[Any]] = []
 
@@ -56,6 +60,8 @@ class PrivateNetwork:
         setup = "ip link set lo up"
         if self.imds_address:
             setup += f" && ip addr add {IMDS_ADDRESS}/32 dev lo"
+        if self.setup:
+            setup += f" && {self.setup}"
         # The holder prints one line once the namespace is ready, then sleeps until stopped.
         holder = subprocess.Popen(
             ["unshare", "-rn", "sh", "-c", f"{setup} && echo ready && exec sleep 86400"],

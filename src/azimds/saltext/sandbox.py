@@ -87,13 +87,15 @@ def environment(
     return env
 
 
-def salt_call_command(config: Path, *args: str, bin_dir: Optional[Path] = None) -> List[str]:
-    """Return the ``salt-call --local`` command line (JSON output) for ``args``.
+def salt_call_command(
+    config: Path, *args: str, bin_dir: Optional[Path] = None, output: str = "json"
+) -> List[str]:
+    """Return the ``salt-call --local`` command line for ``args`` (``output``: Salt's outputter).
 
     ``bin_dir`` is the folder of the ``salt-call`` script (default: beside this Python).
     """
     folder = bin_dir if bin_dir is not None else Path(sys.executable).parent
-    return [str(folder / "salt-call"), "--local", "-c", str(config), "--out", "json", *args]
+    return [str(folder / "salt-call"), "--local", "-c", str(config), "--out", output, *args]
 
 
 def local_result(done: subprocess.CompletedProcess[str]) -> Any:
