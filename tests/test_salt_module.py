@@ -173,3 +173,17 @@ def test_an_unwritable_cachedir_still_gives_the_grain(
     assert azure_imds.azure()["azure"]["zone"] == "1"
     assert any("cannot write the cache" in r.getMessage() for r in caplog.records)
     assert os.path.isfile(blocker)
+
+
+def test_a_cache_dated_in_the_future_is_not_fresh_forever(
+    opts: Dict[str, Any], imds: Emulator
+) -> None:
+    """The clock was set back after the cache was written: it ages as far as it is ahead."""
+    opts["azure_imds"] = {"endpoint": imds.base_url}
+    azure_imds.azure()
+    path = cache_file(opts)
+    entry = json.loads(path.read_text())
+    entry["fetched_at"] += 3600
+    path.write_text(json.dumps(entry))
+    azure_imds.azure()
+    assert fetches(imds) == 2

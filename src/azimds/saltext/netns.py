@@ -71,9 +71,9 @@ class PrivateNetwork:
         )
         self._holder = holder
         assert holder.stdout is not None and holder.stderr is not None
-        if holder.stdout.readline().strip() != b"ready":
-            self.close()
+        if holder.stdout.readline().strip() != b"ready":  # the setup failed: sh has ended
             problem = holder.stderr.read().decode("utf-8", "replace").strip()
+            self.close()
             raise RuntimeError(f"cannot make a private network namespace: {problem}")
         return self
 

@@ -253,7 +253,8 @@ class Cache:
         if system_uuid and isinstance(vm_id, str) and not is_same_vm(vm_id, system_uuid):
             log.info("azure_imds: the cached grain is of VM %s, not this one; ignoring it", vm_id)
             return None
-        return Cached(grains, max(0.0, time.time() - entry["fetched_at"]))
+        # A cache from the future (the clock was set back) ages as far as it is ahead.
+        return Cached(grains, abs(time.time() - entry["fetched_at"]))
 
     def write(self, grains: Mapping[str, Any]) -> None:
         """Replace the cache with ``grains`` fetched now; log (never raise) on failure."""
