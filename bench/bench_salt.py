@@ -13,10 +13,12 @@ interleaved in rounds so drift hits all alike; wall time (fastest run and median
 - cold: on an emulated VM, the cache removed before each run, so one IMDS request.
 
 Goals: warm and off Azure within 1.05x of the baseline; a cold fetch adds at most one IMDS
-request's time. That cold-path cost is also timed inside a fresh process (Salt imported first,
-as in salt-call): the module's ``azure()`` from the cache, then with no cache (its first call:
-importing the client, one request, normalizing, writing the cache), beside one raw
-``http.client`` GET + ``json.loads`` of the same document (the floor of one request).
+request's time. On a shared two-core machine whole processes vary far more than 5% from run to
+run, so the goals are judged on the module's own steps, timed through Salt's real loader in
+fresh processes (salt_grain_probe.py): loading the module and ``__virtual__`` (off Azure and
+on a VM), the grain function from the cache and with no cache, beside one raw ``http.client``
+GET + ``json.loads`` of the same document (the floor of one request). The module adds exactly
+these steps to a grains load; they are set against the baseline's fastest whole run.
 
 For context only: Salt 3006's own ``metadata_azure`` grain (``metadata_server_grains: True``)
 off Azure, in a namespace where packets to 169.254.169.254 are swallowed (a veth pair with a
@@ -135,10 +137,11 @@ def grains_loads(
             f"{median_ms(cpu[name]):8.0f} ms   {figures[name]['min']:.3f}x "
             f"{figures[name]['paired']:.3f}x {figures[name]['cpu']:.3f}x"
         )
-    for name in ("warm cache", "off Azure"):
-        ratio = figures[name]["min"]
-        met = verdict(ratio <= GOAL_RATIO)
-        print(f"  goal {name} within {GOAL_RATIO}x (min/min): {ratio:.3f}x, {met}")
+    spread = max(wall[base]) / min(wall[base])
+    print(
+        f"  (the baseline's own runs spread {spread:.2f}x here: the goals are judged below, on"
+        " what the module itself costs a grains load)"
+    )
     return {
         "wall": {name: median_ms(values) for name, values in wall.items()},
         "min": {name: min(values) * 1000 for name, values in wall.items()},
@@ -152,34 +155,38 @@ def module_costs(
     """Time the module's own steps in fresh processes (see salt_grain_probe.py); print them."""
     samples: Dict[str, List[float]] = {}
     for index in range(probes):
-        done = network.run(
-            [sys.executable, str(PROBE), str(root / f"probe-{index}"), url],
-            env=sandbox.environment(),
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"the grain probe failed: {done.stderr.strip()}")
-        for name, value in json.loads(done.stdout).items():
-            samples.setdefault(name, []).append(value)
+        on = Case(network, root / f"probe-on-{index}", None, azure_imds={"endpoint": url})
+        off = Case(network, root / f"probe-off-{index}", None)
+        for arguments in (["on", str(on.config), url], ["off", str(off.config)]):
+            done = network.run(
+                [sys.executable, str(PROBE), *arguments],
+                env=sandbox.environment(),
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"the grain probe failed: {done.stderr.strip()}")
+            for name, value in json.loads(done.stdout).items():
+                samples.setdefault(name, []).append(value)
     cost = {name: median_ms(values) for name, values in samples.items()}
-    print(f"\nthe module's own steps, in fresh processes with Salt imported (median of {probes}):")
+    print(
+        f"\nthe module's own steps, through Salt's loader in fresh processes (median of {probes}):"
+    )
     for name, what in (
-        ("load", "import the module"),
-        ("virtual_off", "__virtual__ off Azure"),
-        ("virtual", "__virtual__ on an (emulated) VM"),
-        ("warm", "azure() from the cache"),
-        ("cold", "azure() with no cache: 1 request"),
+        ("off", "off Azure: load, __virtual__ declines"),
+        ("load", "on a VM: load, __virtual__"),
+        ("warm", "grain function, from the cache"),
+        ("cold", "grain function, no cache: 1 request"),
         ("request", "one raw GET + json.loads (floor)"),
     ):
-        print(f"  {what:36} {cost[name]:7.2f} ms")
-    off = cost["load"] + cost["virtual_off"]
-    warm = cost["load"] + cost["virtual"] + cost["warm"]
-    print(
-        f"  per grains load: off Azure {off:.2f} ms, warm {warm:.2f} ms; against the baseline's "
-        f"fastest {baseline_ms:.0f} ms: {1 + off / baseline_ms:.4f}x and "
-        f"{1 + warm / baseline_ms:.4f}x"
-    )
+        print(f"  {what:40} {cost[name]:7.2f} ms")
+    per_load = {"off Azure": cost["off"], "warm cache": cost["load"] + cost["warm"]}
+    for name, added in per_load.items():
+        ratio = 1 + added / baseline_ms
+        print(
+            f"  goal {name} within {GOAL_RATIO}x: +{added:.2f} ms per grains load, "
+            f"{ratio:.4f}x the baseline's fastest run, {verdict(ratio <= GOAL_RATIO)}"
+        )
     added = cost["cold"] - cost["warm"]
     print(
         f"  goal cold adds at most one request: +{added:.2f} ms vs {cost['request']:.2f} ms, "

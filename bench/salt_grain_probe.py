@@ -1,17 +1,22 @@
-"""The azure_imds module's own cost inside one fresh process, for bench_salt.py.
+"""The azure_imds module's own cost, as Salt's loader pays it, in one fresh process.
 
-    python salt_grain_probe.py CACHEDIR BASE_URL
+    python salt_grain_probe.py off CONFIG
+    python salt_grain_probe.py on CONFIG BASE_URL
 
-Imports Salt's loader first (salt-call has by the time grains load), then times, in order:
+CONFIG is a minion config folder: for ``on``, its ``azure_imds:endpoint`` is the emulator at
+BASE_URL; for ``off``, nothing says Azure. With Salt's real loader (``salt.loader.grain_funcs``)
+this times, in order:
 
-- ``load``: importing the module (it imports azimds detection and errors);
-- ``virtual_off``: ``__virtual__`` off Azure (no endpoint; the DMI folder has no Azure tag);
-- ``virtual``: ``__virtual__`` with the emulator as endpoint;
+- ``off``: off Azure, Salt loading the module (import and ``__virtual__``), which declines;
+
+or
+
+- ``load``: on the VM, Salt loading the module (import and ``__virtual__``);
 - ``request``: one raw ``http.client`` GET + ``json.loads`` of the instance document, the
   floor of one IMDS request;
-- ``cold``: ``azure()`` with no cache, its first call: importing the client, the model and
-  the shapes, one request, normalizing, writing the cache;
-- ``warm``: ``azure()`` again, from that cache.
+- ``cold``: the grain function with no cache (importing the client, the model and the
+  shapes, one request, normalizing, writing the cache);
+- ``warm``: the grain function again, from that cache.
 
 Prints the durations in seconds as JSON.
 """
@@ -19,14 +24,15 @@ Prints the durations in seconds as JSON.
 from __future__ import annotations
 
 import http.client
-import importlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Dict
 from urllib.parse import urlsplit
 
-import salt.loader  # noqa: F401 (what salt-call has imported before grains load)
+import salt.config
+import salt.loader
 
 from azimds.imds import versions
 
@@ -42,7 +48,13 @@ def raw_request(base_url: str) -> Any:
         connection.close()
 
 
-def main(cachedir: str, base_url: str) -> int:
+def grain_functions(config: str) -> Any:
+    opts = salt.config.minion_config(str(Path(config) / "minion"))
+    opts["grains"] = {}
+    return salt.loader.grain_funcs(opts)
+
+
+def main(mode: str, config: str, base_url: str = "") -> int:
     seconds: Dict[str, float] = {}
 
     def timed(name: str, call: Callable[[], Any]) -> Any:
@@ -51,17 +63,20 @@ def main(cachedir: str, base_url: str) -> int:
         seconds[name] = time.perf_counter() - started
         return result
 
-    module = timed("load", lambda: importlib.import_module("azimds.saltext.grains.azure_imds"))
-    module.__opts__ = {"cachedir": cachedir}
-    assert timed("virtual_off", module.__virtual__)[0] is False
-    module.__opts__["azure_imds"] = {"endpoint": base_url}
-    assert timed("virtual", module.__virtual__) == "azure_imds"
-    assert timed("request", lambda: raw_request(base_url))
-    assert timed("cold", module.azure)["azure"]["stale"] is False
-    assert timed("warm", module.azure)["azure"]["stale"] is False
+    functions = grain_functions(config)
+    # _load_module is what Salt's loader runs for each module file of a grains load (importing
+    # it, then __virtual__); asking for a missing key instead would load every grains module.
+    if mode == "off":
+        assert timed("off", lambda: functions._load_module("azure_imds")) is False
+    else:
+        assert timed("load", lambda: functions._load_module("azure_imds")) is True
+        grain = functions["azure_imds.azure"]
+        assert timed("request", lambda: raw_request(base_url))
+        assert timed("cold", grain)["azure"]["stale"] is False
+        assert timed("warm", grain)["azure"]["stale"] is False
     print(json.dumps(seconds))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))
