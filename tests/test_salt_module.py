@@ -16,7 +16,6 @@ from typing import Any, Dict, Iterator
 import pytest
 
 from azimds.emulator import Emulator
-from azimds.imds.detect import is_same_vm
 from azimds.saltext.grains import azure_imds
 
 VM_ID = "13f56399-bd52-4150-9748-7190aae1ff21"
@@ -145,22 +144,6 @@ def test_salt_s_uuid_grain_keeps_another_vm_s_cache_out(
     # IMDS gone: another VM's cache is not served, even as stale.
     assert azure_imds.azure(grains={"uuid": other}) == {}
     assert azure_imds.azure(grains={"uuid": VM_ID})["azure"]["stale"] is False
-
-
-@pytest.mark.parametrize(
-    ("vm_id", "system_uuid", "same"),
-    [
-        (VM_ID, VM_ID, True),
-        (VM_ID, VM_ID.upper(), True),
-        (VM_ID, VM_ID_SWAPPED, True),
-        (VM_ID, "13f56399-bd52-4150-9748-7190aae1ff22", False),
-        (VM_ID, "not a uuid", False),
-        (VM_ID, "", False),
-        ("", VM_ID, False),
-    ],
-)
-def test_is_same_vm(vm_id: str, system_uuid: str, same: bool) -> None:
-    assert is_same_vm(vm_id, system_uuid) is same
 
 
 def test_an_unwritable_cachedir_still_gives_the_grain(

@@ -83,8 +83,7 @@ def detect(
     from_env = env.get(ENV_ENDPOINT, "").strip()
     if from_env:
         return Detection(True, from_env, "environment", f"{ENV_ENDPOINT}={from_env} is set")
-    dmi_dir = env.get(ENV_DMI_DIR) or DEFAULT_DMI_DIR
-    tag_path = os.path.join(dmi_dir, "chassis_asset_tag")
+    tag_path = os.path.join(dmi_dir(env), "chassis_asset_tag")
     tag = read_asset_tag(tag_path)
     if tag == AZURE_CHASSIS_ASSET_TAG:
         return Detection(True, DEFAULT_ENDPOINT, "dmi", f"{tag_path} holds Azure's asset tag")
@@ -95,27 +94,10 @@ def detect(
     return Detection(False, None, "none", reason)
 
 
-def is_same_vm(vm_id: str, system_uuid: str) -> bool:
-    """Return True when a DMI system UUID (``product_uuid``) is that of the VM ``vm_id``.
-
-    An Azure VM's SMBIOS system UUID is its vmId; on older VMs the first three fields are
-    stored little-endian, so the UUID reads byte-swapped. Both forms count; case is ignored.
-    """
-    vm = vm_id.strip().lower()
-    system = system_uuid.strip().lower()
-    if not vm or not system:
-        return False
-    if vm == system:
-        return True
-    fields = system.split("-")
-    if len(fields) != 5:
-        return False
-    swapped = [_reverse_bytes(f) for f in fields[:3]] + fields[3:]
-    return vm == "-".join(swapped)
-
-
-def _reverse_bytes(hex_text: str) -> str:
-    return "".join(hex_text[i : i + 2] for i in range(len(hex_text) - 2, -1, -2))
+def dmi_dir(environ: Optional[Mapping[str, str]] = None) -> str:
+    """Return the folder DMI data is read from: ``AZIMDS_DMI_DIR`` if set, else the system's."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_DMI_DIR) or DEFAULT_DMI_DIR
 
 
 def read_asset_tag(path: str) -> Optional[str]:

@@ -47,7 +47,7 @@ import time
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 try:
-    from azimds.imds.detect import Detection, detect, is_same_vm
+    from azimds.imds.detect import Detection, detect
     from azimds.imds.errors import AzimdsError
 except ImportError as exc:  # the file was copied into _grains/ without the package installed
     _MISSING_CORE: Optional[str] = str(exc)
@@ -250,9 +250,13 @@ class Cache:
             return None
         grains: Dict[str, Any] = entry["grains"]
         vm_id = grains.get("vm_id")
-        if system_uuid and isinstance(vm_id, str) and not is_same_vm(vm_id, system_uuid):
-            log.info("azure_imds: the cached grain is of VM %s, not this one; ignoring it", vm_id)
-            return None
+        if system_uuid and isinstance(vm_id, str):
+            # azimds's one rule for "vmId is this DMI system UUID" (byte order, case)
+            from azimds.cloudinit.identity import same_machine
+
+            if not same_machine(vm_id, system_uuid):
+                log.info("azure_imds: the cached grain is of VM %s, not this one; ignored", vm_id)
+                return None
         # A cache from the future (the clock was set back) ages as far as it is ahead.
         return Cached(grains, abs(time.time() - entry["fetched_at"]))
 
