@@ -403,7 +403,7 @@ def test_a_node_asked_as_json(emu: Emulator) -> None:
 def test_a_missing_element_is_not_found_after_the_allowed_retries(emu: Emulator) -> None:
     sleep = RecordedSleep()
     with pytest.raises(NotFound, match="404 on 3 attempt") as caught:
-        client_for(emu, sleep=sleep).get("compute/nonsense")
+        client_for(emu, sleep=sleep).get("network/interface/7")
     assert caught.value.attempts == 3
     assert statuses(emu) == [404, 404, 404]
 

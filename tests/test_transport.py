@@ -69,11 +69,11 @@ def fetch(servers: List[CannedServer], reply: bytes, max_bytes: int = 1024) -> R
         endpoint,
         "/metadata/x?a=1",
         {"Metadata": "true"},
-        2,
-        2,
-        time.monotonic() + 5,
-        time.monotonic,
-        max_bytes,
+        connect_timeout=2,
+        read_timeout=2,
+        deadline_at=time.monotonic() + 5,
+        clock=time.monotonic,
+        max_bytes=max_bytes,
     )
 
 
@@ -159,11 +159,11 @@ def test_a_header_with_a_line_break_is_never_sent(canned: List[CannedServer]) ->
             endpoint,
             "/x",
             {"X": "a\r\nInjected: 1"},
-            2,
-            2,
-            time.monotonic() + 5,
-            time.monotonic,
-            1024,
+            connect_timeout=2,
+            read_timeout=2,
+            deadline_at=time.monotonic() + 5,
+            clock=time.monotonic,
+            max_bytes=1024,
         )
 
 

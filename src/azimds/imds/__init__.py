@@ -4,7 +4,7 @@ detect (whether and where, without traffic), transport (one HTTP GET on a plain 
 (what is retried, backoff, pacing), versions (the api-version and field table), errors, and
 client (all of it together: ``Client().instance()``).
 
-Standard library only, Python 3.8+: this package is shipped to Ansible targets.
+Standard library only, Python 3.8+: this package is shipped to managed hosts.
 """
 
 __version__ = "0.1.0"
