@@ -4,44 +4,26 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, List
 
 import pytest
 
-import azimds.imds.client
 from azimds.cli import main
 from azimds.emulator import Emulator
 from azimds.emulator.pytest_plugin import EmulatorFactory
 from azimds.imds import versions
-from azimds.imds.client import VersionMemo
-from azimds.imds.retry import Unpaced
+from cli_support import azimds_process, run
+from cli_support import isolated as isolated  # a fixture, used by name below
 
 SECRET = "hunter2-do-not-print"
 
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AZIMDS_* from outside, no DMI (so never 169.254.169.254), fresh process state."""
-    for name in ("AZIMDS_ENDPOINT", "AZIMDS_DISABLE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AZIMDS_DMI_DIR", str(tmp_path / "no-dmi"))
-    monkeypatch.setattr(azimds.imds.client, "PROCESS_PACER", Unpaced())
-    monkeypatch.setattr(azimds.imds.client, "PROCESS_VERSIONS", VersionMemo())
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture
 def emu(imds_factory: EmulatorFactory) -> Emulator:
     b64 = base64.b64encode(SECRET.encode()).decode()
     return imds_factory({"rate_limit": False, "compute": {"userData": b64, "customData": b64}})
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
@@ -304,16 +286,6 @@ def test_exit_2_for_an_unclear_disable_switch(
 
 
 # --- as a process ------------------------------------------------------------------------------
-
-
-def azimds_process(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "azimds", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "AZIMDS_DMI_DIR": "/nonexistent"},
-    )
 
 
 def test_the_command_runs_as_a_process(emu: Emulator) -> None:

@@ -67,10 +67,9 @@ def help_text(rows: Iterable[Union[int, Tuple[int, str]]]) -> str:
     """Return the "exit codes:" block of a ``--help``.
 
     Each row is a code (shown with its meaning in ``MEANINGS``) or ``(code, meaning)`` for a
-    meaning of the command's own.
+    meaning of the command's own; they are listed in the order of their codes.
     """
-    lines = ["exit codes:"]
-    for row in rows:
-        code, meaning = row if isinstance(row, tuple) else (row, MEANINGS[row])
-        lines.append(f"  {code:>3}  {meaning}")
-    return "\n".join(lines)
+    pairs = [row if isinstance(row, tuple) else (row, MEANINGS[row]) for row in rows]
+    return "\n".join(
+        ["exit codes:", *(f"  {code:>3}  {meaning}" for code, meaning in sorted(pairs))]
+    )

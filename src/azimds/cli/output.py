@@ -131,7 +131,7 @@ class StatusLine:
         if not self.enabled:
             return
         try:
-            width = os.get_terminal_size(self.stream.fileno()).columns
+            width = os.get_terminal_size(self.stream.fileno()).columns or 80  # 0: not known
         except OSError:
             width = 80
         line = f"{PROGRAM}: {printable(text)}"[: max(width - 1, 20)]

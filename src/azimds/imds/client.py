@@ -450,8 +450,8 @@ class _Call:
                 raise self.unavailable(url, attempts, budget.why_stopped)
             if client.progress is not None:
                 client.progress(
-                    f"{self.endpoint.base_url}: {outcome}; attempt {len(attempts) + 1} "
-                    f"in {wait:.1f}s"
+                    f"attempt {len(attempts) + 1} in {wait:.1f}s "
+                    f"({self.endpoint.base_url}: {outcome})"
                 )
             client.sleep(wait)
 

@@ -175,7 +175,8 @@ def _http_date(value: str) -> Optional[float]:
         return None
     clock = parts[4].split(":")
     numbers = [parts[1], parts[3], *clock]
-    if len(clock) != 3 or not all(_is_digits(n) and len(n) <= 4 for n in numbers):
+    widths = [len(n) for n in numbers]  # day, year, hour, minute, second
+    if widths != [2, 4, 2, 2, 2] or not all(_is_digits(n) for n in numbers):
         return None
     day, year, hour, minute, second = (int(n) for n in numbers)
     if not (1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):

@@ -270,12 +270,10 @@ def node_problem(segments: Sequence[str], version: str) -> Optional[str]:
         elif isinstance(shape, dict):
             if segment not in shape:
                 names = [name for name in shape if offers(version, key_path(path, name))]
-                problem = (
-                    f"{where} has no '{segment}' (at api-version {version} it has: "
-                    f"{', '.join(names)})"
-                )
                 alike = [name for name in names if name.lower() == segment.lower()]
-                return problem + (f"; did you mean '{alike[0]}'?" if alike else "")
+                guess = f"; did you mean '{alike[0]}'?" if alike else ""
+                listing = f"at api-version {version} it has: {', '.join(names)}"
+                return f"{where} has no '{segment}'{guess} {listing[0].upper()}{listing[1:]}"
             shape, path = shape[segment], key_path(path, segment)
         else:
             return f"{where} is a single value: it has no '{segment}'"
