@@ -300,6 +300,27 @@ def test_ipv6_addresses_and_subnets() -> None:
     assert nic.ipv6_subnets == ("fd00::/64",)
 
 
+@pytest.mark.parametrize(
+    ("family", "address", "prefix", "cidr"),
+    [
+        ("ipv4", "10.1.2.5", "24", "10.1.2.0/24"),
+        ("ipv4", "10.1.2.255", "25", "10.1.2.128/25"),
+        ("ipv4", "10.1.2.5", "32", "10.1.2.5/32"),
+        ("ipv4", "10.1.2.5", "0", "0.0.0.0/0"),
+        ("ipv6", "fd00:1:2:3:4:5:6:7", "64", "fd00:1:2:3::/64"),
+        ("ipv6", "fd00::ffff", "120", "fd00::ff00/120"),
+    ],
+)
+def test_a_subnet_served_with_host_bits_is_its_network(
+    family: str, address: str, prefix: str, cidr: str
+) -> None:
+    doc = doc_at(versions.NEWEST)
+    nic = doc["network"]["interface"][0]
+    nic[family] = {"ipAddress": [], "subnet": [{"address": address, "prefix": prefix}]}
+    (interface,) = normalize(doc, versions.NEWEST).network.interfaces
+    assert getattr(interface, f"{family}_subnets") == (cidr,)
+
+
 def test_ipv6_as_bare_strings_is_accepted() -> None:
     doc = doc_at("2017-04-02")
     doc["network"]["interface"][0]["ipv6"] = {"ipAddress": ["fd00::5"]}
