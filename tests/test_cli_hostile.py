@@ -121,6 +121,31 @@ def test_verbose_lines_are_printable(capsys: pytest.CaptureFixture[str]) -> None
     assert "HTTP 500 (?]0;owned" in err and all_printable(err)
 
 
+# --- numbers on the wire are ASCII digits ------------------------------------------------
+
+
+def test_a_status_in_superscript_digits_is_not_a_response(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with CannedServer([b"HTTP/1.1 2\xb20 OK\r\nContent-Length: 2\r\n\r\n{}"]) as server:
+        code, out, err = run(capsys, "get", "--timeout", "0.5", "--endpoint", server.base_url)
+    assert (code, out) == (4, "")
+    assert "not an HTTP/1.x status line" in err and "Traceback" not in err
+
+
+def test_a_retry_after_in_superscript_digits_is_ignored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    replies = [
+        http_reply(503, b"{}", "Retry-After: \xb2"),  # sent as the Latin-1 byte 0xB2
+        json_reply(200, json.dumps({"zone": "1"})),
+    ]
+    with CannedServer(replies) as server:
+        code, out, err = run(capsys, "get", "compute/zone", "--endpoint", server.base_url)
+    assert (code, out, err) == (0, "1\n", "")
+    assert len(server.received) == 2
+
+
 # --- IMDS documents are strict JSON, for every command ---------------------------------------
 
 

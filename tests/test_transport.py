@@ -98,8 +98,9 @@ def test_repeated_headers_are_joined(canned: List[CannedServer]) -> None:
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x6\r\n", "bad chunk size"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6_0\r\n", "bad chunk size"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", "bad chunk size"),
-        ("HTTP/1.1 2²0 OK\r\nContent-Length: 0\r\n\r\n".encode(), "not an HTTP/1.x status"),
-        ("HTTP/1.1 ²00 OK\r\nContent-Length: 0\r\n\r\n".encode(), "not an HTTP/1.x status"),
+        # Latin-1 (how header bytes are read) has digits str.isdigit() accepts: 0xB2 is "²".
+        (b"HTTP/1.1 2\xb20 OK\r\nContent-Length: 0\r\n\r\n", "not an HTTP/1.x status"),
+        (b"HTTP/1.1 \xb900 OK\r\nContent-Length: 0\r\n\r\n", "not an HTTP/1.x status"),
         (b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", "not an HTTP/1.x status"),
         (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", "over 64 KiB"),
     ],
@@ -124,15 +125,11 @@ def test_bodies_over_the_cap_are_refused(canned: List[CannedServer], stream: byt
         fetch(canned, stream, max_bytes=1024)
 
 
-def test_negative_chunks_cannot_sneak_a_body_past_the_cap(canned: List[CannedServer]) -> None:
-    # 1 KiB, then -1 KiB (which would lower a running total), then 1 KiB more: over 1 KiB.
-    kib = b"x" * 1024
-    stream = (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"400\r\n" + kib + b"\r\n-400\r\n" + kib + b"\r\n400\r\n" + kib + b"\r\n0\r\n\r\n"
-    )  # fmt: skip
+def test_a_negative_chunk_cannot_sneak_a_body_past_the_cap(canned: List[CannedServer]) -> None:
+    # Read as -7, this would count 3 KB as minus 7 bytes and end the body at the "0" after it.
+    stream = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-7\r\n" + b"x" * 3000
     with pytest.raises(TransportError, match="bad chunk size"):
-        fetch(canned, stream, max_bytes=2048)
+        fetch(canned, stream + b"0\r\n\r\n", max_bytes=1024)
 
 
 def test_chunk_sizes_in_either_case_with_leading_zeros(canned: List[CannedServer]) -> None:
