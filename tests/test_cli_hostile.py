@@ -50,11 +50,14 @@ def emu(imds_factory: EmulatorFactory) -> Emulator:
 
 @pytest.fixture
 def refused_url() -> Iterator[str]:
-    """A loopback URL where nothing listens (connections are refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
+    """A loopback URL where nothing listens: connections are refused.
+
+    The port stays bound (without listening) for the whole test, so that no other server,
+    of this run or another, can take it meanwhile.
+    """
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{holder.getsockname()[1]}"
 
 
 # --- nothing from the network reaches the terminal raw -------------------------------------

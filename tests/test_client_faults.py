@@ -358,13 +358,13 @@ def test_a_read_timeout_is_retried(emu: Emulator) -> None:
 
 
 def test_refused_connections_are_retried_then_reported() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sleep = RecordedSleep()
-    client = Client(f"http://127.0.0.1:{port}", pacer=Unpaced(), sleep=sleep)
-    with pytest.raises(Unavailable, match="connection refused") as caught:
-        client.instance()
+    with socket.socket() as holder:  # bound, not listening: refused, and nobody else's port
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        sleep = RecordedSleep()
+        client = Client(f"http://127.0.0.1:{port}", pacer=Unpaced(), sleep=sleep)
+        with pytest.raises(Unavailable, match="connection refused") as caught:
+            client.instance()
     assert len(caught.value.attempts) == 5 and len(sleep.waits) == 4
 
 
