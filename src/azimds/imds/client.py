@@ -1,6 +1,6 @@
 """The IMDS client: detection, one request per question, retries, api-version negotiation.
 
-    from azimds.imds import Client
+    from azimds.imds.client import Client
     document = Client().instance()        # the whole instance document, one request
     document.data["compute"]["zone"], document.api_version
 
