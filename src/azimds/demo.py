@@ -311,6 +311,13 @@ SECTIONS: List[Callable[[Emulator], None]] = [
     cloud_init,
 ]
 
+# The last words: only what a user can do now (tests/test_demo.py holds them to it).
+CLOSING = """
+Done. To try it yourself:
+  azimds emulator serve &
+  AZIMDS_ENDPOINT=http://127.0.0.1:8169 azimds facts -o table
+Every command and exit code: docs/cli.md; the emulator: docs/emulator.md."""
+
 
 def main() -> int:
     """Run the demo; return the exit code."""
@@ -325,7 +332,7 @@ def main() -> int:
             section(emulator)
         with tempfile.TemporaryDirectory() as folder:
             attestation(emulator, Path(folder) / "emulator-root.pem")
-    print("\nDone. Next: README.md shows each integration on a real VM.")
+    print(CLOSING)
     return 0
 
 
