@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from azimds.cloudinit import snippet
-from azimds.cloudinit.identity import byte_swapped
 from azimds.emulator import Emulator, profile_from_mapping
 from azimds.facts import model, shapes
 from azimds.imds.client import Client
+from azimds.imds.identity import byte_swapped
 from azimds.imds.retry import Unpaced
 from cloud_init_packages import Unpacked
 from cloudinit_support import (

@@ -27,10 +27,10 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from cloudinit import sources, util
 
 from ..facts import model, shapes
+from ..imds import identity
 from ..imds.client import Client
 from ..imds.detect import detect
 from ..imds.errors import AzimdsError
-from . import identity
 from .settings import Settings, read_settings
 
 LOG = logging.getLogger(__name__)

@@ -49,6 +49,7 @@ from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 try:
     from azimds.imds.detect import Detection, detect
     from azimds.imds.errors import AzimdsError
+    from azimds.imds.identity import same_machine
 except ImportError as exc:  # the file was copied into _grains/ without the package installed
     _MISSING_CORE: Optional[str] = str(exc)
 else:
@@ -250,13 +251,10 @@ class Cache:
             return None
         grains: Dict[str, Any] = entry["grains"]
         vm_id = grains.get("vm_id")
-        if system_uuid and isinstance(vm_id, str):
-            # azimds's one rule for "vmId is this DMI system UUID" (byte order, case)
-            from azimds.cloudinit.identity import same_machine
-
-            if not same_machine(vm_id, system_uuid):
-                log.info("azure_imds: the cached grain is of VM %s, not this one; ignored", vm_id)
-                return None
+        # azimds's one rule for "vmId is this DMI system UUID" (byte order, case)
+        if system_uuid and isinstance(vm_id, str) and not same_machine(vm_id, system_uuid):
+            log.info("azure_imds: the cached grain is of VM %s, not this one; ignored", vm_id)
+            return None
         # A cache from the future (the clock was set back) ages as far as it is ahead.
         return Cached(grains, abs(time.time() - entry["fetched_at"]))
 
