@@ -34,7 +34,10 @@ Minion configuration (every key optional)::
       include_user_data: false  # add user_data/custom_data: every master operator reads grains
 
 A bad value logs one line saying what to fix; the azure grain is then skipped and every other
-grain still loads. ``salt-call --refresh-grains-cache`` also refreshes this module's cache.
+grain still loads. What the document holds that cannot be read (userData that is not base64,
+ambiguous tags) is logged when fetched, one warning line each and never the value, and the
+grain is served with every other fact (``field_warnings`` and ``tag_warnings`` keep the lines).
+``salt-call --refresh-grains-cache`` also refreshes this module's cache.
 """
 
 from __future__ import annotations
@@ -192,6 +195,8 @@ def _read_settings(section: Any) -> Settings:
 def _fetch(detection: Detection, settings: Settings) -> Dict[str, Any]:
     """Return the grain's values fetched now from the IMDS that detection found.
 
+    What could not be read in the document is logged, one warning line each.
+
     Raises:
         AzimdsError: IMDS did not answer usefully within ``settings.timeout``.
         ValueError: the endpoint is malformed.
@@ -208,6 +213,8 @@ def _fetch(detection: Detection, settings: Settings) -> Dict[str, Any]:
     )
     document = client.instance()
     instance = model.normalize(document.data, document.api_version)
+    for warning in instance.warnings:  # e.g. userData that is not base64: left out
+        log.warning("azure_imds: %s", warning)
     return shapes.salt_grains(instance, include_secrets=settings.include_user_data)
 
 
