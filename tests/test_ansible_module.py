@@ -286,7 +286,7 @@ def test_tag_and_field_warnings_become_module_warnings(tmp_path: Path) -> None:
     (warning,) = facts["tag_warnings"]
     assert "differ only by case" in warning
     output = " ".join(result.run.output.split())
-    assert "[WARNING]: Azure tags: tagsList: tags 'Env' and 'env' differ only by case" in output
+    assert "[WARNING]: Azure IMDS: tagsList: tags 'Env' and 'env' differ only by case" in output
     (field_warning,) = facts["field_warnings"]
     assert "userData" in field_warning
     assert "[WARNING]: Azure IMDS: " in output and "userData" in output

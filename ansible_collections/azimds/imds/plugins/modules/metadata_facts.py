@@ -465,7 +465,7 @@ def make_client(params):
 
 
 def gather(client, params):
-    """Return (facts, field warnings, tag warnings) from one fetch of the instance document.
+    """Return (facts, warnings for the user) from one fetch of the instance document.
 
     Raises:
         AzimdsError: from the core (Unavailable included).
@@ -480,7 +480,7 @@ def gather(client, params):
         kept = set(params["sections"]) | {"api_version", "custom_data", "user_data"}
         facts = {key: value for key, value in facts.items() if key in kept}
     facts.update(status_facts("ok", None, document.endpoint, document.api_version))
-    return facts, list(instance.field_warnings), list(instance.tag_warnings)
+    return facts, list(instance.warnings)
 
 
 def unavailable(module, status, error, endpoint):
@@ -513,15 +513,13 @@ def main():
     except ValueError as exc:  # a malformed endpoint or api_version
         module.fail_json(msg=str(exc))
     try:
-        facts, field_warnings, tag_warnings = gather(client, module.params)
+        facts, warnings = gather(client, module.params)
     except Unavailable as exc:
         unavailable(module, "unavailable", exc, client.endpoint.base_url)
     except AzimdsError as exc:  # the core's message says what happened and what to do
         module.fail_json(msg=str(exc))
-    for warning in field_warnings:
+    for warning in warnings:  # fields, then tags; never a secret's value
         module.warn(f"Azure IMDS: {warning}")
-    for warning in tag_warnings:
-        module.warn(f"Azure tags: {warning}")
     module.exit_json(changed=False, ansible_facts={"azure_imds": facts})
 
 
