@@ -26,7 +26,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+## The azure_imds inventory's Redis fact cache test needs community.general (from the `ansible`
+## package of the package index, matching the controller's ansible-core 2.19; never galaxy)
+## and the redis client: installed once, apart from .venv, into .cache/ansible-extras.
+ANSIBLE_EXTRAS := .cache/ansible-extras
+ANSIBLE_EXTRAS_STAMP := $(ANSIBLE_EXTRAS)/.installed-stamp
+
+$(ANSIBLE_EXTRAS_STAMP): | $(STAMP)
+	rm -rf $(ANSIBLE_EXTRAS)
+	$(BIN)/python -m pip install --quiet --no-deps --target $(ANSIBLE_EXTRAS) 'ansible>=12,<13' redis
+	touch $(ANSIBLE_EXTRAS_STAMP)
+
+pytest: $(STAMP) $(ANSIBLE_EXTRAS_STAMP)
 	$(BIN)/python -m pytest -q
 
 ## bench: throughput and latency, each printed beside a baseline measured in the same run
