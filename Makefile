@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bench clean collection ansible-latest
+.PHONY: demo test lint typecheck pytest bench clean cloud-init-packages collection ansible-latest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: the main job, on the embedded emulator (no Azure VM needed, loopback only)
-demo: $(STAMP)
+demo: $(STAMP) cloud-init-packages
+	AZIMDS_DEMO_CLOUD_INIT="$$($(BIN)/python tests/cloud_init_packages.py --newest)" \
 	$(BIN)/python -m azimds.demo
 
 ## test: lint, types and the whole test suite
@@ -37,12 +38,17 @@ $(ANSIBLE_EXTRAS_STAMP): | $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --target $(ANSIBLE_EXTRAS) 'ansible>=12,<13' redis
 	touch $(ANSIBLE_EXTRAS_STAMP)
 
-pytest: $(STAMP) $(ANSIBLE_EXTRAS_STAMP)
+pytest: $(STAMP) cloud-init-packages $(ANSIBLE_EXTRAS_STAMP)
 	$(BIN)/python -m pytest -q
 
 ## bench: throughput and latency, each printed beside a baseline measured in the same run
-bench: $(STAMP)
+bench: $(STAMP) cloud-init-packages
 	$(BIN)/python bench/run.py
+
+## cloud-init-packages: Debian's cloud-init (12, 13, unstable) unpacked into .cache for the
+## cloud-init tests and benchmark; nothing is installed; fetched once, then cached
+cloud-init-packages: $(STAMP)
+	$(BIN)/python tests/cloud_init_packages.py
 
 clean:
 	rm -rf $(VENV) $(ANSIBLE_LATEST) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

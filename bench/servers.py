@@ -11,7 +11,7 @@ from typing import List, Tuple
 EMULATOR = [
     sys.executable,
     "-m",
-    "azimds.cli",
+    "azimds",
     "emulator",
     "serve",
     "--port",

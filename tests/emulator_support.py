@@ -11,9 +11,11 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -214,3 +216,51 @@ def scalars(node: Any, path: str = "") -> List[Tuple[str, Any]]:
 def base_urls(emulator: Emulator) -> List[str]:
     """Return the base URL of every VM of a running emulator."""
     return [vm.base_url for vm in emulator.vms]
+
+
+# `azimds emulator ...` in a child process, optionally under a lower open-file limit: the
+# limit is set in the child just before it becomes the emulator, never in the test process.
+_LIMITED = (
+    "import os, resource, sys; n = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'azimds', *sys.argv[2:]])"
+)
+
+
+def emulator_command(*args: str, open_files: Optional[int] = None) -> List[str]:
+    """Return the command line of ``azimds emulator ARGS``, under ``open_files`` if given."""
+    if open_files is None:
+        return [sys.executable, "-m", "azimds", "emulator", *args]
+    return [sys.executable, "-c", _LIMITED, str(open_files), "emulator", *args]
+
+
+def start_emulator(
+    *args: str, open_files: Optional[int] = None
+) -> Tuple[subprocess.Popen[str], str]:
+    """Start ``azimds emulator serve ARGS`` (port 0); return the process and its base URL.
+
+    Its standard error is a pipe: read it after the process ends, or keep it short (--quiet).
+    """
+    process = subprocess.Popen(
+        emulator_command("serve", "--port", "0", *args, open_files=open_files),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+", first)
+    if match is None:
+        process.kill()
+        _, error = process.communicate()
+        raise AssertionError(f"the emulator did not start: {first!r} {error!r}")
+    return process, match.group(0)
+
+
+def resident_bytes(pid: int) -> int:
+    """Return the resident memory of process ``pid`` (Linux /proc), in bytes."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")

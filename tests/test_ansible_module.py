@@ -186,6 +186,11 @@ def test_off_azure_nothing_is_sent_and_the_play_goes_on(tmp_path: Path) -> None:
             dump_task("skipped", "gathered"),
             {**facts_task(on_unavailable="fail"), "ignore_errors": True},
             dump_task("failed", "gathered"),
+            {
+                **facts_task(endpoint=DEFAULT_ENDPOINT),
+                "environment": {"AZIMDS_DISABLE": "1"},  # wins over an endpoint
+            },
+            dump_task("disabled", "gathered"),
             gather=True,
         ),
         tmp_path,
@@ -203,9 +208,12 @@ def test_off_azure_nothing_is_sent_and_the_play_goes_on(tmp_path: Path) -> None:
     assert "[WARNING]" not in result.run.output  # off Azure is normal: no noise in every play
     assert result.dumps["skipped"]["skipped"] is True
     assert "ansible_facts" not in result.dumps["skipped"]
+    assert result.dumps["skipped"]["azure_imds_status"] == "not_on_azure"
     failed = result.dumps["failed"]
-    assert failed["failed"] is True
-    assert "not on Azure" in failed["msg"] or "chassis_asset_tag" in failed["msg"]
+    assert failed["failed"] is True and failed["azure_imds_status"] == "not_on_azure"
+    assert failed["msg"].startswith("not on Azure: ") and "chassis_asset_tag" in failed["msg"]
+    disabled = result.dumps["disabled"]["ansible_facts"]["azure_imds"]
+    assert disabled["status"] == "not_on_azure" and "AZIMDS_DISABLE=1" in disabled["message"]
 
 
 def test_imds_down_longer_than_the_timeout(tmp_path: Path) -> None:
@@ -242,6 +250,10 @@ def test_errors_fail_with_the_cores_message_and_no_traceback(tmp_path: Path) -> 
     for name, options in cases.items():
         tasks.append({**facts_task(**options), "ignore_errors": True})
         tasks.append(dump_task(name, "gathered"))
+    tasks.append(
+        {**facts_task(), "ignore_errors": True, "environment": {"AZIMDS_DISABLE": "maybe"}}
+    )
+    tasks.append(dump_task("bad_disable", "gathered"))
     result = run_playbook(play(*tasks), tmp_path)
     assert result.run.returncode == 0, result.run.output
     dumps = result.dumps
@@ -250,6 +262,7 @@ def test_errors_fail_with_the_cores_message_and_no_traceback(tmp_path: Path) -> 
     assert "ftp" in dumps["bad_endpoint"]["msg"]
     assert "YYYY-MM-DD" in dumps["bad_version"]["msg"]
     assert dumps["bad_timeout"]["msg"] == "timeout must be more than 0 seconds, not 0"
+    assert "AZIMDS_DISABLE='maybe' is neither true" in dumps["bad_disable"]["msg"]
     assert "Traceback" not in result.run.output
 
 

@@ -13,15 +13,21 @@ import pytest
 
 from azimds.attest.cli import register
 from azimds.attest.errors import AttestError, all_errors
+from azimds.emulator.attested import INTERMEDIATE_DER_PATH, build_signed_data, content_bytes
 from test_attest_fetch import attested_route
 from test_attest_support import (
+    NONCE,
     REPO,
     TESTDATA,
     USGOV_2023,
     USGOV_2023_NONCE,
     LoopbackServer,
+    as_response,
+    ca_signer,
+    content_for,
     other_ca,
     real_document,
+    shared_ca,
 )
 
 USGOV_AT = "2023-03-08T18:00Z"
@@ -150,6 +156,39 @@ def test_json_output_of_a_verified_document(
     assert len(payload["chain"]) == 3
 
 
+def strict_loads(text: str) -> object:
+    """Return the JSON in ``text``; NaN and Infinity are not JSON and fail."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in the output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+def test_a_signed_number_json_cannot_carry_is_bad_content_not_json_output(
+    value: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signer = ca_signer()
+    content = content_bytes(content_for())[:-1] + b',"extra":' + value + b"}"
+    der = build_signed_data(
+        content,
+        signer.certificate,
+        signer.key,
+        certificates=[signer.certificate, shared_ca().intermediate],
+    )
+    document = tmp_path / "doc.json"
+    document.write_text(json.dumps(as_response(der)))
+    root = tmp_path / "root.pem"
+    root.write_bytes(shared_ca().root_pem())
+    argv = ["verify", str(document), "--nonce", NONCE, "--trust", str(root), "--offline"]
+    code, out, _ = run([*argv, "--json"], capsys)
+    payload = strict_loads(out)
+    assert code == 30
+    assert isinstance(payload, dict)
+    assert payload["error"]["code"] == "bad-content"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -232,6 +271,52 @@ def test_attest_verify_with_the_emulator_root_trusted(
     assert "(matches the request)" in out
 
 
+def test_the_given_endpoint_serves_its_intermediate_without_aia_host(
+    imds_stub: LoopbackServer, emulator_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["attest", "--endpoint", imds_stub.base_url, "--verify", "--trust", str(emulator_root)]
+    code, out, err = run(argv, capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("VERIFIED  attested document from AzurePublicCloud")
+    assert INTERMEDIATE_DER_PATH in imds_stub.paths()
+
+
+def test_the_environment_endpoint_serves_its_intermediate_too(
+    imds_stub: LoopbackServer,
+    emulator_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AZIMDS_ENDPOINT", imds_stub.base_url)
+    code, out, _ = run(["attest", "--verify", "--trust", str(emulator_root)], capsys)
+    assert code == 0
+    assert out.startswith("VERIFIED")
+
+
+def test_an_untrusted_root_is_refused_even_with_intermediates_from_the_endpoint(
+    imds_stub: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["attest", "--endpoint", imds_stub.base_url, "--verify"], capsys)
+    assert (code, out) == (20, "")
+    # The intermediate did come from the endpoint; the root it names is still not trusted.
+    assert INTERMEDIATE_DER_PATH in imds_stub.paths()
+    assert err.startswith("REJECTED  [untrusted-chain]")
+    assert "what to do: The chain leads to the azimds emulator CA" in err
+    assert "--trust" in err
+
+
+def test_another_emulators_root_is_named_in_the_hint(
+    imds_stub: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = tmp_path / "wrong-root.pem"
+    wrong.write_bytes(shared_ca().root_pem())  # imds_stub signs with other_ca()
+    argv = ["attest", "--endpoint", imds_stub.base_url, "--verify", "--trust", str(wrong)]
+    code, _, err = run(argv, capsys)
+    assert code == 20
+    assert f"emulator test root {other_ca().label}" in err
+    assert "each emulator makes its own" in err
+
+
 def test_attest_verify_without_trusting_the_emulator_is_untrusted(
     imds_stub: LoopbackServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -240,6 +325,30 @@ def test_attest_verify_without_trusting_the_emulator_is_untrusted(
     )
     assert code == 20
     assert "[untrusted-chain]" in err
+    # Offline stays offline, even for the endpoint's own intermediate.
+    assert INTERMEDIATE_DER_PATH not in imds_stub.paths()
+    assert "verification is offline" in err
+
+
+def test_verify_of_an_emulator_document_says_which_aia_host_to_allow(
+    imds_stub: LoopbackServer,
+    emulator_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["attest", "--endpoint", imds_stub.base_url, "--nonce", "abc123"], capsys)
+    assert code == 0
+    document = tmp_path / "doc.json"
+    document.write_text(out)
+    argv = ["verify", str(document), "--nonce", "abc123", "--trust", str(emulator_root)]
+    code, _, err = run(argv, capsys)
+    assert code == 20
+    assert f"allow it with --aia-host {imds_stub.host_port}" in err
+    assert "trust the emulator" not in err  # the user did: that is not the problem
+    assert INTERMEDIATE_DER_PATH not in imds_stub.paths()  # refused before any request
+    code, out, _ = run([*argv, "--aia-host", imds_stub.host_port], capsys)
+    assert code == 0
+    assert out.startswith("VERIFIED")
 
 
 def test_attest_reports_a_failed_fetch(capsys: pytest.CaptureFixture[str]) -> None:

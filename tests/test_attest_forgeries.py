@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from azimds.attest import (
+    AiaFetcher,
     AttestError,
     CertificateExpiredError,
     CmsStructureError,
@@ -23,19 +24,21 @@ from azimds.attest import (
     DocumentExpiredError,
     DocumentNotYetValidError,
     EncodingError,
+    KeyUsageError,
     NonceMismatchError,
     SanMismatchError,
     SignatureError,
     SignerCertificateError,
     SignerCountError,
     SubscriptionMismatchError,
+    TrustStore,
     UntrustedChainError,
     VmIdMismatchError,
     WeakAlgorithmError,
     WeakKeyError,
     verify,
 )
-from azimds.emulator.attested import build_signed_data, content_bytes, issue_leaf
+from azimds.emulator.attested import LEAF_KEY_USAGE, build_signed_data, content_bytes, issue_leaf
 from test_attest_support import (
     NONCE,
     VM_INSTANCE,
@@ -59,6 +62,7 @@ Document = Union[Mapping[str, str], str]
 def leaf_document(
     names: List[str],
     *,
+    key_usage: Optional[x509.KeyUsage] = LEAF_KEY_USAGE,
     key_size: int = 2048,
     not_before: Optional[datetime.datetime] = None,
     not_after: Optional[datetime.datetime] = None,
@@ -75,6 +79,7 @@ def leaf_document(
         key=key,
         not_before=not_before or now() - DAY,
         not_after=not_after or now() + DAY,
+        key_usage=key_usage,
     )
     payload = content if content is not None else content_bytes(content_for())
     return as_response(build_signed_data(payload, leaf, key, hash_algorithm=hash_algorithm))
@@ -219,6 +224,40 @@ def _asn1(certificate: x509.Certificate) -> Any:
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
+def signed_text(text: bytes) -> Callable[[], Document]:
+    """Return a builder of a document whose signed content is exactly ``text``."""
+    return lambda: leaf_document(["metadata.azure.com"], content=text)
+
+
+def _genuine_json() -> bytes:
+    return content_bytes(content_for())
+
+
+def with_member(member: bytes) -> Callable[[], Document]:
+    """Return a builder of a genuine content with ``member`` (``"key":value``) appended."""
+    return lambda: leaf_document(
+        ["metadata.azure.com"], content=_genuine_json()[:-1] + b"," + member + b"}"
+    )
+
+
+def wrapper(text: str) -> Callable[[], Document]:
+    """Return a builder of a response text ``text`` with {sig} replaced by a genuine signature."""
+    return lambda: text.replace("{sig}", signed_document()["signature"])
+
+
+ENCIPHERMENT_ONLY = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=True,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 @dataclass
 class Case:
     """One forgery: how to build it, what to verify it with, the error and its message."""
@@ -275,6 +314,11 @@ CASES: Dict[str, Case] = {
     ),
     "leaf only for code signing": Case(code_signing_leaf, UntrustedChainError, "does not chain"),
     "self-signed leaf": Case(self_signed_leaf, UntrustedChainError, "does not chain"),
+    "leaf whose keyUsage lacks digitalSignature": Case(
+        lambda: leaf_document(["metadata.azure.com"], key_usage=ENCIPHERMENT_ONLY),
+        KeyUsageError,
+        "keyUsage (keyEncipherment) does not allow digitalSignature",
+    ),
     "nonce mismatch": Case(
         signed_document, NonceMismatchError, "not the nonce of the request", {"nonce": "x" + NONCE}
     ),
@@ -355,12 +399,42 @@ CASES: Dict[str, Case] = {
         "not JSON",
     ),
     "signed JSON with a repeated key": Case(
-        lambda: leaf_document(
-            ["metadata.azure.com"],
-            content=content_bytes(content_for())[:-1] + b',"vmId":"evil"}',
-        ),
+        with_member(b'"vmId":"evil"'), ContentError, "the key 'vmId' appears twice"
+    ),
+    "signed JSON with two nonce keys": Case(
+        with_member(b'"nonce":"' + NONCE.encode() + b'"'),
         ContentError,
-        "appears twice",
+        "the key 'nonce' appears twice",
+    ),
+    "signed JSON with a key repeated inside timeStamp": Case(
+        signed_text(_genuine_json().replace(b'"timeStamp":{', b'"timeStamp":{"createdOn":"x",', 1)),
+        ContentError,
+        "the key 'createdOn' appears twice",
+    ),
+    "signed JSON with NaN": Case(with_member(b'"x":NaN'), ContentError, "NaN is not"),
+    "signed JSON with Infinity": Case(
+        with_member(b'"x":Infinity'), ContentError, "Infinity is not"
+    ),
+    "signed JSON with -Infinity": Case(
+        with_member(b'"x":[-Infinity]'), ContentError, "-Infinity is not"
+    ),
+    "signed JSON with a number beyond a float": Case(
+        with_member(b'"x":1e999'), ContentError, "too large"
+    ),
+    "response with two signature keys": Case(
+        wrapper('{"encoding": "pkcs7", "signature": "{sig}", "signature": "{sig}"}'),
+        EncodingError,
+        "the key 'signature' appears twice",
+    ),
+    "response with two encoding keys": Case(
+        wrapper('{"encoding": "base64", "encoding": "pkcs7", "signature": "{sig}"}'),
+        EncodingError,
+        "the key 'encoding' appears twice",
+    ),
+    "response with NaN": Case(
+        wrapper('{"encoding": "pkcs7", "signature": "{sig}", "x": NaN}'),
+        EncodingError,
+        "NaN is not",
     ),
 }
 
@@ -391,6 +465,44 @@ def test_the_matrix_covers_at_least_fifteen_faults_and_every_rejection_code() ->
 def test_the_genuine_document_behind_the_matrix_verifies() -> None:
     result = verify(signed_document(), nonce=NONCE, trust=ca_trust())
     assert result.vm_id == VM_INSTANCE["compute"]["vmId"]
+
+
+def _other_ca_intermediate_only() -> TrustStore:
+    return TrustStore([shared_ca().root], [other_ca().intermediate], aia=AiaFetcher(()))
+
+
+@pytest.mark.parametrize(
+    ("build", "trust", "hint"),
+    [
+        (code_signing_leaf, ca_trust, "The chain reaches the trusted root 'CN=azimds emulator"),
+        (self_signed_leaf, ca_trust, "The chain leads to 'CN=metadata.azure.com', which is not"),
+        (signed_document, lambda: ca_trust(intermediate=False), "The issuer 'CN=azimds emulator"),
+        (
+            lambda: signed_document(signer=ca_signer(other_ca())),
+            _other_ca_intermediate_only,
+            f"The chain leads to the azimds emulator CA 'CN=azimds emulator test root "
+            f"{other_ca().label}",
+        ),
+    ],
+)
+def test_each_untrusted_chain_says_what_to_do_about_it(
+    build: Callable[[], Document], trust: Callable[[], TrustStore], hint: str
+) -> None:
+    with pytest.raises(UntrustedChainError) as caught:
+        verify(build(), nonce=NONCE, trust=trust())
+    assert caught.value.hint.startswith(hint), caught.value.hint
+
+
+def test_a_leaf_without_a_key_usage_extension_is_accepted() -> None:
+    # The rule binds only when the extension is there (Azure's leafs carry it).
+    document = leaf_document(["metadata.azure.com"], key_usage=None)
+    assert verify(document, nonce=NONCE, trust=ca_trust()).vm_id == VM_INSTANCE["compute"]["vmId"]
+
+
+def test_the_emulator_leaf_allows_digital_signature_as_azures_do() -> None:
+    usage = ca_signer().certificate.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical
+    assert usage.value.digital_signature
 
 
 def test_fields_outside_the_signature_are_ignored() -> None:

@@ -191,3 +191,13 @@ def test_the_docs_sample_chain_is_untrusted(at: datetime.datetime) -> None:
     when = at or datetime.datetime.now(datetime.timezone.utc)
     with pytest.raises(UntrustedChainError, match=re.escape("testsubdomain.metadata.azure.com")):
         verify_chain(TrustStore.default(offline=True), leaf, [], when)
+
+
+@pytest.mark.parametrize("name", [PUBLIC_2022, USGOV_2023])
+def test_azures_signer_certificates_carry_key_usage_with_digital_signature(name: str) -> None:
+    from cryptography import x509
+
+    signed = parse_signed_data(signature_bytes(real_document(name)))
+    leaf = signer_certificate(signed, signed.signers[0])
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.value.digital_signature

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -108,15 +110,29 @@ def test_fleet_writes_a_manifest_and_serves_each_vm(
     processes: List[subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     spec = tmp_path / "fleet.yaml"
-    spec.write_text("locations: {westus: 3, eastus: 2}\nseed: 5\n")
+    spec.write_text(
+        "locations: {westus: 3, eastus: 2}\nseed: 5\nzones: ['1', '2']\n"
+        "tags: {Role: [web, db], Tier: {gold: 1}}\nscale_sets: {count: 1, share: 0.5}\n"
+    )
     manifest = tmp_path / "m.json"
     _, first = launch(processes, "fleet", str(spec), "--manifest", str(manifest), "--quiet")
     assert "5 VMs" in first
     vms = json.loads(manifest.read_text())["vms"]
     assert [vm["location"] for vm in vms] == ["westus"] * 3 + ["eastus"] * 2
+    truth = ("name", "vmId", "location", "zone", "platformFaultDomain", "platformUpdateDomain")
     for vm in vms:
-        target = "/metadata/instance/compute/name?api-version=2021-02-01&format=text"
-        assert get(vm["base_url"], target) == (200, vm["name"])
+        # The manifest says what each base URL serves: the truth other tools compare against.
+        status, body = get(vm["base_url"], "/metadata/instance/compute?api-version=2021-02-01")
+        assert status == 200
+        served = json.loads(body)
+        assert {key: vm[key] for key in truth} == {key: served[key] for key in truth}
+        assert vm["tags"] == {tag["name"]: tag["value"] for tag in served["tagsList"]}
+        assert set(vm["tags"]) == {"Role", "Tier"}
+        assert (vm["vmScaleSetName"], vm["resourceId"]) == (
+            served["vmScaleSetName"],
+            served["resourceId"],
+        )
+    assert {vm["zone"] for vm in vms} == {"1", "2"}
 
 
 def test_help_explains_how_to_start() -> None:
@@ -126,3 +142,46 @@ def test_help_explains_how_to_start() -> None:
     assert result.returncode == 0
     assert "curl -H Metadata:true" in result.stdout
     assert "--allow-address" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "-1", "\uff18\uff11\uff16\uff19", "1e3"])
+def test_a_bad_port_in_the_environment_is_a_clear_error(value: str) -> None:
+    environment = {**os.environ, "AZIMDS_EMULATOR_PORT": value}
+    served = subprocess.run(
+        [*AZIMDS, "emulator", "serve"], capture_output=True, text=True, timeout=30, env=environment
+    )
+    assert served.returncode == 2
+    assert served.stderr.startswith("azimds emulator: AZIMDS_EMULATOR_PORT=")
+    assert "is not a port number (0 to 65535)" in served.stderr
+    assert "Traceback" not in served.stderr
+    version = subprocess.run(
+        [*AZIMDS, "--version"], capture_output=True, text=True, timeout=30, env=environment
+    )
+    assert (version.returncode, version.stderr) == (0, "")
+    assert version.stdout.startswith("azimds ")
+
+
+@pytest.mark.parametrize("value", ["abc", "65536"])
+def test_a_bad_port_flag_is_a_usage_error(value: str) -> None:
+    done = subprocess.run(
+        [*AZIMDS, "emulator", "serve", "--port", value], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert f"argument --port: '{value}' is not a port number (0 to 65535)" in done.stderr
+
+
+def test_the_port_comes_from_the_environment(processes: List[subprocess.Popen[str]]) -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    process = subprocess.Popen(
+        [*AZIMDS, "emulator", "serve", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AZIMDS_EMULATOR_PORT": str(port)},
+    )
+    processes.append(process)
+    assert process.stdout is not None
+    assert f"at http://127.0.0.1:{port}\n" in process.stdout.readline()

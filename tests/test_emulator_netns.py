@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import pytest
 
 import azimds
+from azimds.emulator.binding import BindRefused
 from azimds.emulator.profile import profile_from_mapping
-from azimds.emulator.server import BindRefused, Emulator
+from azimds.emulator.server import Emulator
 from emulator_support import no_proxy_env
 
 SERVE = textwrap.dedent(
@@ -118,3 +122,69 @@ def test_addresses_mode_refuses_to_run_past_loopback() -> None:
     # 127.255.255.254, 127.255.255.255, then 128.0.0.0: not loopback any more.
     with pytest.raises(BindRefused, match=r"128\.0\.0\.0"):
         Emulator(profiles, host="127.255.255.254", addressing="addresses")
+
+
+def documented_namespace_example() -> str:
+    """Return the `unshare -rn` shell example of docs/emulator.md, as written."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "emulator.md").read_text("utf-8")
+    blocks: List[str] = re.findall(r"```sh\n(.*?)```", docs, re.S)
+    [example] = [block for block in blocks if "unshare -rn" in block]
+    return example
+
+
+def processes_marked(marker: str) -> List[int]:
+    """Return the ids of the processes whose environment holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if f"AZIMDS_TEST_MARKER={marker}".encode() in environment.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.netns
+def test_the_documented_namespace_example_runs_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    reason = _unshare_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    # `azimds` on the PATH is this test's azimds, whatever installed it.
+    shim = tmp_path / "bin" / "azimds"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m azimds "$@"\n')
+    shim.chmod(0o755)
+    marker = uuid.uuid4().hex
+    env = no_proxy_env()
+    env["PATH"] = os.pathsep.join([str(shim.parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(azimds.__file__).parents[1]), env.get("PYTHONPATH")])
+    )
+    env["AZIMDS_TEST_MARKER"] = marker  # every process the example starts inherits it
+    try:
+        # Files, not pipes: an emulator left running would hold a pipe open forever.
+        out, err = tmp_path / "out", tmp_path / "err"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            code = subprocess.call(
+                ["sh", "-c", documented_namespace_example()],
+                stdout=stdout,
+                stderr=stderr,
+                timeout=60,
+                env=env,
+                cwd=tmp_path,
+            )
+        assert code == 0, err.read_text(errors="replace")
+        announcement, document_line = out.read_text().rsplit("\n", 1)  # curl's answer last
+        assert "at http://169.254.169.254\n" in announcement
+        document = json.loads(document_line)
+        assert document["compute"]["vmId"] == "13f56399-bd52-4150-9748-7190aae1ff21"
+        assert "zone" not in document["compute"]  # served at 2017-08-01, as asked
+        assert processes_marked(marker) == []  # the emulator did not outlive the example
+    finally:
+        for pid in processes_marked(marker):
+            os.kill(pid, signal.SIGKILL)

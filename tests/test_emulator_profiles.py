@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
+from importlib import resources
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+import yaml
 
 from azimds.emulator.profile import (
     ProfileError,
-    RateLimit,
     default_profile,
     load_profile,
     profile_from_mapping,
 )
+from azimds.emulator.pytest_plugin import EmulatorFactory
+from azimds.emulator.ratelimit import RateLimit
 from azimds.emulator.server import Emulator
 from azimds.imds import versions
-from emulator_support import request, scalars
+from emulator_support import INSTANCE, FakeClock, request, scalars, statuses
 
 YAML_PROFILE = """\
 # a VM of a scale set in zone 2
@@ -60,10 +64,11 @@ def test_yaml_profile_over_the_default(tmp_path: Path) -> None:
     assert compute["platformFaultDomain"] == "0"
     assert compute["isHostCompatibilityLayerVm"] == "false"
     assert compute["storageProfile"]["resourceDisk"]["size"] == "8192"
-    # Nested mappings merge into the default; untouched keys keep the default's values.
+    # Nested mappings merge into the default; untouched keys keep the default's values, but
+    # the name carries into the computer name.
     assert compute["osProfile"] == {
         "adminUsername": "ops",
-        "computerName": "jubilee",
+        "computerName": "web-7",
         "disablePasswordAuthentication": "true",
     }
     assert compute["storageProfile"]["osDisk"]["osType"] == "Linux"
@@ -236,3 +241,156 @@ def test_profiles_do_not_share_state() -> None:
     second = default_profile()
     assert second.instance["compute"]["storageProfile"]["dataDisks"]
     assert second.instance["compute"]["tags"] == "Department:IT;Environment:Prod;Role:WorkerRole"
+
+
+def refusal(data: Dict[str, Any]) -> str:
+    """Return the message of the ProfileError that ``data`` raises as a profile."""
+    with pytest.raises(ProfileError) as caught:
+        profile_from_mapping(data, source="vm.yaml")
+    return str(caught.value)
+
+
+def test_a_misspelt_nested_key_is_refused_with_the_path_and_the_allowed_keys() -> None:
+    message = refusal({"compute": {"vmSzie": "Standard_B1s"}})
+    assert message.startswith("vm.yaml: unknown key 'compute.vmSzie' (did you mean 'vmSize'?)")
+    assert "allowed under 'compute': additionalCapabilities, azEnvironment," in message
+    assert "tags, tagsList" in message and "vmSize, zone" in message
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"compute": {"storageProfile": {"osDisk": {"diskSizeGb": 30}}}}, "osDisk.diskSizeGb"),
+        ({"compute": {"osProfile": {"hostname": "x"}}}, "compute.osProfile.hostname"),
+        ({"compute": {"publicKeys": [{"key": "ssh-ed25519 AAAA"}]}}, "publicKeys[0].key"),
+        (
+            {"network": {"interface": [{"ipv4": {"ipAddress": [{"privateIp": "10.0.0.4"}]}}]}},
+            "network.interface[0].ipv4.ipAddress[0].privateIp",
+        ),
+        ({"network": {"interfaces": []}}, "'network.interfaces' (did you mean 'interface'?)"),
+        ({"loadbalancer": {"inboundRules": [{"port": 80}]}}, "loadbalancer.inboundRules[0].port"),
+        (
+            {"rate_limit": {"per_second": 1}},
+            "'rate_limit.per_second' (did you mean 'per_seconds'?)",
+        ),
+        ({"api_versions": {"newst": "2021-02-01"}}, "'api_versions.newst'"),
+    ],
+)
+def test_unknown_keys_are_refused_at_any_depth(data: Dict[str, Any], path: str) -> None:
+    message = refusal(data)
+    assert message.startswith("vm.yaml: unknown key ")
+    assert path in message
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"compute": {"zone": [1, 2]}}, "'compute.zone' must be a string, number or boolean"),
+        ({"compute": {"zone": {"a": 1}}}, "'compute.zone' must be a string, number or boolean"),
+        ({"compute": {"osProfile": "jubilee"}}, "'compute.osProfile' must be a mapping"),
+        ({"compute": {"publicKeys": {"keyData": "x"}}}, "'compute.publicKeys' must be a list"),
+        ({"compute": {"tagsList": [["Role", "web"]]}}, "'compute.tagsList[0]' must be a mapping"),
+        ({"compute": {"tags": {"Role": ["web"]}}}, "'compute.tags.Role' must be a string"),
+        (
+            {"compute": {"tags": {"a": "1"}, "tagsList": [{"name": "b", "value": "2"}]}},
+            "not both",
+        ),
+        ({"network": {"interface": [{"macAddress": []}]}}, "interface[0].macAddress' must be"),
+        ({"rate_limit": {"enabled": "no"}}, "'rate_limit.enabled' must be true or false"),
+        ({"rate_limit": {"requests": True}}, "'rate_limit.requests' must be a whole number"),
+        ({"rate_limit": {"requests": 2.5}}, "'rate_limit.requests' must be a whole number"),
+        ({"rate_limit": {"per_seconds": "1"}}, "'rate_limit.per_seconds' must be a number"),
+        ({"rate_limit": {"per_seconds": float("inf")}}, "'rate_limit.per_seconds' must be"),
+    ],
+)
+def test_values_must_have_the_shape_imds_serves(data: Dict[str, Any], expected: str) -> None:
+    assert expected in refusal(data)
+
+
+def test_the_attested_section_is_refused_saying_where_the_document_comes_from() -> None:
+    message = refusal({"attested": {"nonce": "x"}})
+    assert message.startswith("vm.yaml: there is no 'attested' section")
+    assert "from 'compute'" in message
+
+
+def test_rate_limit_settings_are_honoured(imds_factory: EmulatorFactory) -> None:
+    emulator = imds_factory({"rate_limit": {"requests": 2, "per_seconds": 60}}, clock=FakeClock())
+    assert statuses(emulator.base_url, 3) == [200, 200, 429]
+    assert "2 requests per 60 s" in request(emulator.base_url, INSTANCE).json()["error"]
+
+
+def test_an_ipv6_address_has_the_shape_of_an_ipv4_one(imds_factory: EmulatorFactory) -> None:
+    interface = {
+        "ipv4": {"ipAddress": [{"privateIpAddress": "10.0.0.4", "publicIpAddress": ""}]},
+        "ipv6": {"ipAddress": [{"privateIpAddress": "fd00::4", "publicIpAddress": ""}]},
+        "macAddress": "000D3A000001",
+    }
+    emulator = imds_factory({"network": {"interface": [interface]}})
+    node = "/metadata/instance/network/interface/0/ipv6/ipAddress/0/privateIpAddress"
+    reply = request(emulator.base_url, f"{node}?api-version=2021-02-01&format=text")
+    assert (reply.status, reply.text) == (200, "fd00::4")
+    assert "ipv6.ipAddress[0].privateIp'" in refusal(
+        {"network": {"interface": [{"ipv6": {"ipAddress": [{"privateIp": "fd00::4"}]}}]}}
+    )
+
+
+def test_the_name_carries_into_computer_name_resource_id_and_disks(
+    imds_factory: EmulatorFactory,
+) -> None:
+    compute = profile_from_mapping(
+        {"compute": {"name": "web01", "resourceGroupName": "prod-rg"}}
+    ).instance["compute"]
+    assert compute["osProfile"]["computerName"] == "web01"
+    assert compute["resourceId"] == (
+        "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourceGroups/prod-rg"
+        "/providers/Microsoft.Compute/virtualMachines/web01"
+    )
+    assert compute["storageProfile"]["osDisk"]["name"] == "web01_OsDisk_1"
+    assert "/resourceGroups/prod-rg/" in compute["storageProfile"]["osDisk"]["managedDisk"]["id"]
+    assert "jubilee" not in json.dumps(compute) and "myrg" not in json.dumps(compute)
+    emulator = imds_factory({"compute": {"name": "web01"}})
+    node = "/metadata/instance/compute/osProfile/computerName?api-version=2021-02-01&format=text"
+    assert request(emulator.base_url, node).text == "web01"
+
+
+def test_values_given_beside_the_name_are_kept() -> None:
+    resource_id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/x"
+    compute = profile_from_mapping(
+        {
+            "compute": {
+                "name": "web01",
+                "osProfile": {"computerName": "WEB-01"},
+                "resourceId": resource_id,
+            }
+        }
+    ).instance["compute"]
+    assert compute["osProfile"]["computerName"] == "WEB-01"
+    assert compute["resourceId"] == resource_id
+
+
+def test_the_default_profile_file_shows_every_key_the_docs_name() -> None:
+    """default-profile.yaml shows every top-level key; docs/emulator.md's table names each."""
+    shown = yaml.safe_load(
+        resources.files("azimds").joinpath("data/default-profile.yaml").read_text("utf-8")
+    )
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "emulator.md").read_text("utf-8")
+    section = docs.split("## VM profiles", 1)[1].split("\n## ", 1)[0]
+    documented = set()
+    for row in re.findall(r"^\| (`[^|]+`) \|", section, flags=re.MULTILINE):
+        documented |= set(re.findall(r"`([a-z_]+)`", row))
+    assert (
+        set(shown)
+        == documented
+        == {
+            "compute",
+            "network",
+            "loadbalancer",
+            "api_versions",
+            "rate_limit",
+            "faults",
+        }
+    )
+    profile = default_profile()
+    assert profile.api_versions == versions.INSTANCE_VERSIONS  # "all"
+    assert profile.rate_limit == RateLimit(True, 5, 1.0)  # IMDS: 5 requests per second
+    assert profile.faults == ()

@@ -207,11 +207,148 @@ def ansible_inventory(_emulator: Emulator) -> None:
             fleet.wait(timeout=30)
 
 
+# --- Ansible: the collection azimds.imds, run by a real ansible-playbook ---------------------
+
+ANSIBLE_PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Gather the Azure IMDS facts
+      azimds.imds.metadata_facts:
+    - name: Where this VM runs
+      ansible.builtin.debug:
+        msg:
+          - "zone {{ ansible_facts['azure_imds']['placement']['zone'] }}"
+          - "fault domain {{ ansible_facts['azure_imds']['placement']['fault_domain'] }}"
+          - "update domain {{ ansible_facts['azure_imds']['placement']['update_domain'] }}"
+          - "tags {{ ansible_facts['azure_imds']['tags'] }}"
+          - "api-version {{ ansible_facts['azure_imds']['api_version'] }}"
+"""
+
+
+def ansible_playbook(emulator: Emulator) -> None:
+    """Run a real ansible-playbook with azimds.imds.metadata_facts against the emulator."""
+    heading("Ansible: azimds.imds.metadata_facts in a real ansible-playbook run")
+    command = Path(sys.executable).with_name("ansible-playbook")
+    if not command.exists():
+        print("  (skipped: ansible-core is not installed here; `make demo` installs it)")
+        return
+    repository = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as folder:
+        playbook = Path(folder) / "where.yml"
+        playbook.write_text(ANSIBLE_PLAYBOOK, encoding="utf-8")
+        print(f"$ cat {playbook.name}")
+        for line in ANSIBLE_PLAYBOOK.splitlines():
+            print(f"     {line}")
+        print(f"$ ANSIBLE_COLLECTIONS_PATH={repository} \\")
+        print(f"    ansible-playbook -i localhost, {playbook.name}")
+        env = dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=str(repository),
+            AZIMDS_ENDPOINT=emulator.base_url,
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_LOCAL_TEMP=str(Path(folder) / "tmp"),
+            ANSIBLE_REMOTE_TEMP=str(Path(folder) / "tmp"),
+        )
+        before = len(emulator.requests)
+        result = subprocess.run(
+            [
+                str(command),
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                str(playbook),
+                "-e",
+                f"ansible_python_interpreter={sys.executable}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=folder,
+        )
+    shown = [line for line in result.stdout.splitlines() if line.strip()]
+    for line in shown[-22:]:
+        print(f"     {line}")
+    if result.returncode != 0:
+        print(result.stderr.rstrip())
+    sent = len(emulator.requests) - before
+    print(f"  (exit code {result.returncode}; the emulator received {sent} request(s) for it)")
+
+
+# --- cloud-init ------------------------------------------------------------------------------
+
+# Run by the cloud-init found in AZIMDS_DEMO_CLOUD_INIT (make demo points it at Debian's newest,
+# unpacked): cloud-init's own search finds AzureImds from the shipped snippet, with the endpoint
+# set to the emulator; everything cloud-init writes goes to a temporary folder.
+CLOUD_INIT_DEMO = """
+import json, pathlib, subprocess, sys, tempfile
+from cloudinit import distros, helpers, sources, util, version
+from cloudinit.reporting import events
+from azimds.cloudinit import snippet
+
+with tempfile.TemporaryDirectory() as work:
+    folder = pathlib.Path(work)
+    (folder / "95_azimds.cfg").write_text(snippet())
+    (folder / "empty").write_text("")
+    cfg = util.get_builtin_cfg()
+    cfg.update(util.read_conf(str(folder / "95_azimds.cfg")))
+    cfg["datasource"]["AzureImds"]["endpoint"] = sys.argv[1]
+    paths = helpers.Paths({"cloud_dir": work + "/cloud", "run_dir": work + "/run"})
+    distro = distros.fetch("debian")("debian", cfg, paths)
+    reporter = events.ReportEventStack("demo", "demo", reporting_enabled=False)
+    datasource, name = sources.find_source(
+        cfg, distro, paths, [sources.DEP_FILESYSTEM, sources.DEP_NETWORK],
+        cfg["datasource_list"], cfg["datasource_pkg_list"] + ["cloudinit.sources"], reporter)
+    print(f"cloud-init {version.version_string()}: found {name} "
+          f"({type(datasource).__module__}), instance-id {datasource.get_instance_id()}")
+    data = str(folder / "run" / "instance-data.json")
+    for args in (["availability_zone"], ["ds.meta_data.fault_domain"],
+                 ["ds.meta_data.tags.Environment"],
+                 ["--format", "zone {{ v1.availability_zone }} in {{ v1.region }}, "
+                  "fault domain {{ ds.meta_data.fault_domain }}"],
+                 ["ds.meta_data"]):
+        shown = " ".join(repr(a) if " " in a else a for a in args)
+        done = subprocess.run(
+            [sys.executable, "-m", "cloudinit.cmd.main", "query", "-i", data,
+             "-u", str(folder / "empty"), "-v", str(folder / "empty"), *args],
+            capture_output=True, text=True)
+        print(f"$ cloud-init query {shown}")
+        print(done.stdout.rstrip() or done.stderr.rstrip())
+"""
+
+
+def cloud_init(emulator: Emulator) -> None:
+    """Show Debian's real cloud-init finding the AzureImds datasource and querying its facts."""
+    heading("cloud-init: the AzureImds datasource, in Debian's real cloud-init")
+    where = os.environ.get("AZIMDS_DEMO_CLOUD_INIT", "")
+    if not where or not Path(where, "cloudinit").is_dir():
+        print("  (skipped: no cloud-init to run; `make demo` unpacks Debian's into .cache)")
+        return
+    env = {**os.environ, "PYTHONPATH": where, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", CLOUD_INIT_DEMO, emulator.base_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    lines = (result.stdout + result.stderr).rstrip().splitlines()
+    for line in lines[:40]:
+        print(f"     {line}")
+    if len(lines) > 40:
+        print(f"     ... ({len(lines) - 40} more lines)")
+    time.sleep(PAUSE)
+
+
 SECTIONS: List[Callable[[Emulator], None]] = [
     raw_requests,
     the_command,
     maintenance_window,
+    ansible_playbook,
     ansible_inventory,
+    cloud_init,
 ]
 
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # type checkers see the real names
     from .aia import DEFAULT_AIA_HOSTS, AiaFetcher
     from .chain import verify_chain
-    from .clouds import CLOUD_DOMAINS, UnknownCloudError, metadata_domain
     from .errors import (
         AttestError,
         CertificateExpiredError,
@@ -26,6 +25,7 @@ if TYPE_CHECKING:  # type checkers see the real names
         DocumentNotYetValidError,
         EncodingError,
         FetchError,
+        KeyUsageError,
         NonceMismatchError,
         SanMismatchError,
         SignatureError,
@@ -38,8 +38,15 @@ if TYPE_CHECKING:  # type checkers see the real names
         WeakKeyError,
     )
     from .fetcher import FetchedDocument, fetch
-    from .nonce import NonceError, check_nonce, new_nonce
     from .result import VerifiedDocument
+    from .spec import (
+        CLOUD_DOMAINS,
+        NonceError,
+        UnknownCloudError,
+        check_nonce,
+        metadata_domain,
+        new_nonce,
+    )
     from .trust import TrustStore, TrustStoreError, load_pem_certificates
     from .verifier import verify
 
@@ -48,9 +55,9 @@ _EXPORTS = {
     "DEFAULT_AIA_HOSTS": "aia",
     "AiaFetcher": "aia",
     "verify_chain": "chain",
-    "CLOUD_DOMAINS": "clouds",
-    "UnknownCloudError": "clouds",
-    "metadata_domain": "clouds",
+    "CLOUD_DOMAINS": "spec",
+    "UnknownCloudError": "spec",
+    "metadata_domain": "spec",
     "AttestError": "errors",
     "CertificateExpiredError": "errors",
     "CmsStructureError": "errors",
@@ -59,6 +66,7 @@ _EXPORTS = {
     "DocumentNotYetValidError": "errors",
     "EncodingError": "errors",
     "FetchError": "errors",
+    "KeyUsageError": "errors",
     "NonceMismatchError": "errors",
     "SanMismatchError": "errors",
     "SignatureError": "errors",
@@ -71,9 +79,9 @@ _EXPORTS = {
     "WeakKeyError": "errors",
     "FetchedDocument": "fetcher",
     "fetch": "fetcher",
-    "NonceError": "nonce",
-    "check_nonce": "nonce",
-    "new_nonce": "nonce",
+    "NonceError": "spec",
+    "check_nonce": "spec",
+    "new_nonce": "spec",
     "VerifiedDocument": "result",
     "TrustStore": "trust",
     "TrustStoreError": "trust",
@@ -101,6 +109,7 @@ __all__ = [
     "EncodingError",
     "FetchError",
     "FetchedDocument",
+    "KeyUsageError",
     "NonceError",
     "NonceMismatchError",
     "SanMismatchError",

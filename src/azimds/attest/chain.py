@@ -13,7 +13,7 @@ import datetime
 from typing import List, Optional, Sequence, Tuple
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     ClientVerifier,
     Criticality,
@@ -23,8 +23,9 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from .aia import AiaFetcher
+from .aia import AiaError, AiaFetcher, AiaNotAllowed
 from .errors import AttestError, CertificateExpiredError, UntrustedChainError
+from .spec import EMULATOR_ORGANIZATION, EMULATOR_ROOT_PEM_PATH
 from .trust import TrustStore
 
 MAX_AIA_DEPTH = 3
@@ -74,16 +75,16 @@ def verify_chain(
         return tuple(_verifier(trust, at).verify(leaf, pool).chain)
     except VerificationError as exc:
         failure = exc
-    notes: List[str] = []
+    problems: List[AiaError] = []
     if trust.aia is not None and _valid_at(leaf, at):
-        fetched, notes = _fetch_issuers(trust.aia, trust, leaf)
+        fetched, problems = _fetch_issuers(trust.aia, trust, leaf)
         if fetched:
             pool += fetched
             try:
                 return tuple(_verifier(trust, at).verify(leaf, pool).chain)
             except VerificationError as exc:
                 failure = exc
-    raise _reason(trust, leaf, pool, at, failure, notes)
+    raise _reason(trust, leaf, pool, at, failure, problems)
 
 
 def _verifier(trust: TrustStore, at: datetime.datetime) -> ClientVerifier:
@@ -98,13 +99,13 @@ def _verifier(trust: TrustStore, at: datetime.datetime) -> ClientVerifier:
 
 def _fetch_issuers(
     aia: AiaFetcher, trust: TrustStore, leaf: x509.Certificate
-) -> Tuple[List[x509.Certificate], List[str]]:
+) -> Tuple[List[x509.Certificate], List[AiaError]]:
     fetched: List[x509.Certificate] = []
     current = leaf
     for _ in range(MAX_AIA_DEPTH):
-        issuer, why = aia.issuer_of(current)
+        issuer, problems = aia.issuer_of(current)
         if issuer is None:
-            return fetched, [f"fetching the issuer of '{_name(current)}' failed: {why}"]
+            return fetched, problems
         fetched.append(issuer)
         if issuer.issuer == issuer.subject or any(r.subject == issuer.issuer for r in trust.roots):
             break
@@ -118,7 +119,7 @@ def _reason(
     pool: List[x509.Certificate],
     at: datetime.datetime,
     failure: VerificationError,
-    notes: List[str],
+    problems: List[AiaError],
 ) -> AttestError:
     if not _valid_at(leaf, at):
         # Would the chain be trusted at a time the leaf is valid? Then the reason is expiry;
@@ -141,9 +142,71 @@ def _reason(
         f"the signer '{_name(leaf)}' (issued by '{leaf.issuer.rfc4514_string()}') does not "
         f"chain to any of the {len(trust.roots)} trusted root(s) ({where}{detail})"
     )
-    if notes:
-        message += "; " + "; ".join(notes)
-    return UntrustedChainError(message)
+    last = _path_end(leaf, pool)
+    if problems:
+        message += f"; fetching the issuer of '{_name(last)}' failed: " + "; ".join(
+            str(problem) for problem in problems
+        )
+    return UntrustedChainError(message, _hint(trust, last, problems))
+
+
+def _path_end(leaf: x509.Certificate, pool: List[x509.Certificate]) -> x509.Certificate:
+    """Return the last certificate reached from ``leaf`` by following issuer names."""
+    current, seen = leaf, [leaf]
+    while current.issuer != current.subject:
+        issuer = next((c for c in pool if c.subject == current.issuer and c not in seen), None)
+        if issuer is None:
+            break
+        current = issuer
+        seen.append(issuer)
+    return current
+
+
+def _hint(trust: TrustStore, last: x509.Certificate, problems: List[AiaError]) -> str:
+    """Return what to do, from where the path from the signer ends: at a root that is not
+    trusted, or at a certificate whose issuer is missing (not allowed, not fetched, unknown)."""
+    refused = sorted({p.host for p in problems if isinstance(p, AiaNotAllowed) and p.host})
+    if refused:
+        return (
+            f"The missing intermediate is served by {refused[0]}, which is not an allowed AIA "
+            f"host. If you trust it to serve intermediates (e.g. the emulator the document "
+            f"came from), allow it with --aia-host {refused[0]}; the chain must still end at a "
+            "trusted root"
+        )
+    # The name the path stops at: an untrusted root, or the issuer nobody supplied.
+    stop = last.subject if last.issuer == last.subject else last.issuer
+    if any(root.subject == stop for root in trust.roots):
+        return (
+            f"The chain reaches the trusted root '{stop.rfc4514_string()}', but a certificate "
+            "on it is not fit to sign metadata (see the reason): treat this document as forged"
+        )
+    if last.issuer != last.subject and trust.offline:
+        return (
+            f"The issuer '{stop.rfc4514_string()}' is not among the bundled, embedded and "
+            "trusted certificates, and verification is offline: let it be fetched from its AIA "
+            "URL (leave out --offline), or if it is a root you trust, trust it (--trust)"
+        )
+    if any(p.url is not None for p in problems):
+        return (
+            f"The issuer '{stop.rfc4514_string()}' could not be fetched (see above): check "
+            "that this machine reaches the AIA URL over plain http, or verify where it can"
+        )
+    if _from_emulator(stop):
+        return (
+            f"The chain leads to the azimds emulator CA '{stop.rfc4514_string()}', whose root "
+            f"is not trusted: trust that emulator's root ({EMULATOR_ROOT_PEM_PATH}) with "
+            "--trust; each emulator makes its own"
+        )
+    return (
+        f"The chain leads to '{stop.rfc4514_string()}', which is not a trusted root; genuine "
+        "Azure documents chain to the bundled roots: treat this document as forged unless you "
+        "have reason to trust that root (--trust)"
+    )
+
+
+def _from_emulator(name: x509.Name) -> bool:
+    organizations = name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return any(o.value == EMULATOR_ORGANIZATION for o in organizations)
 
 
 def _valid_at(certificate: x509.Certificate, at: datetime.datetime) -> bool:

@@ -12,10 +12,9 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, List, Optional, TextIO
 
-from .clouds import CLOUD_DOMAINS, UnknownCloudError
 from .errors import AttestError, all_errors
 from .fetcher import DEFAULT_TIMEOUT, fetch
-from .nonce import NonceError
+from .spec import CLOUD_DOMAINS, NonceError, UnknownCloudError, utc
 
 if TYPE_CHECKING:  # these need cryptography; the handlers import them when they run
     from .result import VerifiedDocument
@@ -36,13 +35,19 @@ exit codes:
 Documentation: docs/attestation.md"""
 
 ATTEST_HELP = """\
-Fetch the attested document of this VM from IMDS with a fresh, unpredictable nonce, and print
-it (or, with --verify, verify it and print what it attests).
+Fetch this VM's attested document from IMDS with a fresh, unpredictable nonce and print it,
+or with --verify, verify it and print what it attests.
+
+The examples talk to the emulator (azimds emulator serve), whose test CA nobody trusts until
+told to (--trust). The address given with --endpoint may also serve the intermediate; the
+chain must still end at a trusted root. On an Azure VM, leave out --endpoint and --trust.
 
 Examples:
-  azimds attest --endpoint http://127.0.0.1:8169 > doc.json     the nonce is printed on stderr
-  azimds attest --verify --expect-vm-id 13f56399-bd52-4150-9748-7190aae1ff21
-  azimds attest --endpoint http://127.0.0.1:8169 --verify --trust emulator-root.pem"""
+  curl -s http://127.0.0.1:8169/azimds/attested/root.pem > emulator-root.pem
+  azimds attest --endpoint http://127.0.0.1:8169 --verify --trust emulator-root.pem
+  azimds attest --endpoint http://127.0.0.1:8169 --verify --trust emulator-root.pem \\
+      --expect-vm-id 13f56399-bd52-4150-9748-7190aae1ff21 --json
+  azimds attest --endpoint http://127.0.0.1:8169 > doc.json   # the nonce is on stderr"""
 
 VERIFY_HELP = """\
 Verify an attested document: its signature, the signer's chain to a trusted root, the signer's
@@ -52,9 +57,15 @@ FILE holds the JSON response of /metadata/attested/document or the bare base64 s
 ("-" reads standard input).
 
 Examples:
-  azimds verify doc.json --nonce 8Jq2...
-  azimds verify sig.b64 --nonce 20230308-230933 --at 2023-03-08T18:00Z --offline
-  azimds verify doc.json --nonce N --trust emulator-root.pem      a document of the emulator"""
+  # a real document of 2023, at its own time, without network access (in a clone of azimds)
+  azimds verify tests/data/attested/usgov-2023.b64 --nonce 20230308-230933 \\
+      --at 2023-03-08T18:00Z --offline
+  # a document of the emulator (azimds emulator serve): the verifier picks the nonce, the VM
+  # has it signed; the emulator's address serves the intermediate
+  curl -s http://127.0.0.1:8169/azimds/attested/root.pem > emulator-root.pem
+  NONCE=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  azimds attest --endpoint http://127.0.0.1:8169 --nonce "$NONCE" > doc.json
+  azimds verify doc.json --nonce "$NONCE" --trust emulator-root.pem --aia-host 127.0.0.1:8169"""
 
 
 def register(subparsers: Any) -> None:
@@ -78,7 +89,8 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="HOST[:PORT]",
-        help="also allow fetching intermediates from this host (repeatable)",
+        help="also allow fetching intermediates from this host (repeatable); attest allows "
+        "its --endpoint (or AZIMDS_ENDPOINT) host without it",
     )
     checks.add_argument(
         "--cloud",
@@ -157,8 +169,11 @@ def run_attest(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NOT_ON_AZURE
+    # An endpoint the user named (an emulator) may serve the intermediate of its own chain; the
+    # chain must still end at a trusted root. A detected IMDS serves no certificates.
+    named = detection.source in ("argument", "environment")
     try:
-        trust = _trust(args) if args.verify else None
+        trust = _trust(args, detection.endpoint if named else None) if args.verify else None
         fetched = fetch(
             detection.endpoint,
             nonce=args.nonce,
@@ -212,9 +227,7 @@ def parse_time(text: str) -> datetime.datetime:
         raise ValueError(
             f"--at {text!r} is not an ISO 8601 time; write e.g. 2023-03-08T18:00Z"
         ) from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
+    return utc(moment)
 
 
 def _verify_and_report(
@@ -275,14 +288,19 @@ def report(result: VerifiedDocument) -> str:
     return "\n".join(lines)
 
 
-def _trust(args: argparse.Namespace) -> TrustStore:
-    from .aia import AiaFetcher
+def _trust(args: argparse.Namespace, endpoint: Optional[str] = None) -> TrustStore:
+    """Return the trust store of ``--trust``, ``--offline`` and ``--aia-host``; ``endpoint``'s
+    host may serve intermediates too."""
+    from .aia import AiaFetcher, allowlist_entry
     from .trust import TrustStore, load_pem_certificates
 
     roots: List[Any] = []
     for path in args.trust:
         roots.extend(load_pem_certificates(path))
-    aia = None if args.offline else AiaFetcher().with_hosts(*args.aia_host)
+    hosts = list(args.aia_host)
+    if endpoint and allowlist_entry(endpoint):
+        hosts.append(allowlist_entry(endpoint))
+    aia = None if args.offline else AiaFetcher().with_hosts(*hosts)
     return TrustStore.default(offline=args.offline, aia=aia).with_roots(*roots)
 
 
@@ -317,4 +335,4 @@ def _print_json(payload: Any) -> None:
 
 
 def _show(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Tuple, Union
 
@@ -17,10 +16,10 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
+from .content import strict_json
 from .errors import CmsStructureError, EncodingError, SignerCertificateError
+from .spec import ENCODING, OID_DATA, OID_SIGNED_DATA
 
-OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-OID_DATA = "1.2.840.113549.1.7.1"
 OID_CONTENT_TYPE_ATTR = "1.2.840.113549.1.9.3"
 OID_MESSAGE_DIGEST_ATTR = "1.2.840.113549.1.9.4"
 
@@ -65,7 +64,8 @@ def signature_bytes(document: Document) -> bytes:
     ``/metadata/attested/document``, or the bare base64 value of its ``signature`` field.
 
     Raises:
-        EncodingError: the response is not JSON with ``encoding`` "pkcs7" and a string
+        EncodingError: the response is not strict JSON (a repeated key such as two
+            ``signature`` keys is refused) with ``encoding`` "pkcs7" and a string
             ``signature``, or the signature is not valid base64.
     """
     if isinstance(document, (str, bytes)) and len(document) > MAX_DOCUMENT_CHARS:
@@ -79,16 +79,16 @@ def signature_bytes(document: Document) -> bytes:
         text = document.strip()
         if text.startswith("{"):
             try:
-                document = json.loads(text)
-            except (ValueError, RecursionError) as exc:
+                document = strict_json(text)
+            except ValueError as exc:
                 raise EncodingError(f"the response is not valid JSON ({exc})") from None
         else:
             return _b64decode(text)
     if not isinstance(document, Mapping):
         raise EncodingError(f"expected a JSON object or base64 text, got {type(document).__name__}")
     encoding = document.get("encoding")
-    if encoding != "pkcs7":
-        raise EncodingError(f"the response's encoding is {encoding!r}, expected 'pkcs7'")
+    if encoding != ENCODING:
+        raise EncodingError(f"the response's encoding is {encoding!r}, expected {ENCODING!r}")
     signature = document.get("signature")
     if not isinstance(signature, str):
         raise EncodingError("the response has no string 'signature' field")

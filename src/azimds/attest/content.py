@@ -1,53 +1,50 @@
-"""The signed content of an attested document: its JSON and its timestamps.
+"""The signed content of an attested document: strict JSON, and its timestamps.
 
-``TIME_FORMAT`` is the one definition of the timestamp format, used by the verifier to read
-``timeStamp`` and by the emulator to write it.
+The content is read as strict JSON: a repeated key (two ``nonce`` keys: which one was meant?)
+and the non-JSON constants ``NaN`` and ``Infinity`` (or a number too large for a float) are
+refused, so what a verifier reports is exactly what was signed.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import math
 from typing import Any, Dict, List, Tuple
 
+from . import spec
 from .errors import ContentError
 
-# "11/30/20 21:19:19 -0000": month/day/two-digit year, UTC.
-TIME_FORMAT = "%m/%d/%y %H:%M:%S -0000"
-_PARSE_FORMAT = "%m/%d/%y %H:%M:%S %z"
 
-
-def format_time(moment: datetime.datetime) -> str:
-    """Return ``moment`` (naive means UTC) as an attested-document timestamp."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc)
-    return moment.strftime(TIME_FORMAT)
-
-
-def parse_time(text: str, field: str) -> datetime.datetime:
-    """Return the UTC time written as ``text`` in ``timeStamp.<field>``.
+def strict_json(text: str) -> Any:
+    """Return the value of the JSON ``text``, refusing what JSON does not allow or makes
+    ambiguous.
 
     Raises:
-        ContentError: ``text`` is not in the ``MM/DD/YY HH:MM:SS -0000`` format.
+        ValueError: ``text`` is not JSON, an object repeats a key, a number is ``NaN``,
+            ``Infinity`` or does not fit a float, or the nesting is too deep.
     """
     try:
-        return datetime.datetime.strptime(text, _PARSE_FORMAT).astimezone(datetime.timezone.utc)
-    except (TypeError, ValueError):
-        raise ContentError(
-            f"timeStamp.{field} is {text!r}, not a time like '11/30/20 21:19:19 -0000'"
-        ) from None
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
 
 
 def parse_content(content: bytes) -> Dict[str, Any]:
     """Return the JSON object in the signed ``content``.
 
     Raises:
-        ContentError: the content is not UTF-8 JSON, not an object, repeats a key, or lacks
-            a string ``nonce`` or a ``timeStamp`` object.
+        ContentError: the content is not UTF-8 strict JSON (see ``strict_json``), not an
+            object, or lacks a string ``nonce`` or a ``timeStamp`` object.
     """
     try:
-        parsed = json.loads(content.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as exc:
+        parsed = strict_json(content.decode("utf-8"))
+    except ValueError as exc:
         raise ContentError(f"the signed content is not JSON ({exc})") from None
     if not isinstance(parsed, dict):
         raise ContentError(f"the signed content is a JSON {type(parsed).__name__}, not an object")
@@ -65,13 +62,23 @@ def timestamps(content: Dict[str, Any]) -> Tuple[datetime.datetime, datetime.dat
         ContentError: a timestamp is missing or malformed, or expiresOn precedes createdOn.
     """
     stamp = content["timeStamp"]
-    created = parse_time(stamp.get("createdOn"), "createdOn")
-    expires = parse_time(stamp.get("expiresOn"), "expiresOn")
+    created = _time(stamp, "createdOn")
+    expires = _time(stamp, "expiresOn")
     if expires < created:
         raise ContentError(
             f"timeStamp.expiresOn ({stamp['expiresOn']}) is before createdOn ({stamp['createdOn']})"
         )
     return created, expires
+
+
+def _time(stamp: Dict[str, Any], field: str) -> datetime.datetime:
+    text = stamp.get(field)
+    try:
+        return spec.parse_time(text)
+    except ValueError:
+        raise ContentError(
+            f"timeStamp.{field} is {text!r}, not a time like {spec.TIME_EXAMPLE!r}"
+        ) from None
 
 
 def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
@@ -81,3 +88,14 @@ def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
             raise ValueError(f"the key {key!r} appears twice")
         result[key] = value
     return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return value

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Dict, List, Type
 
+from .spec import CLOUD_DOMAINS
+
 
 class AttestError(Exception):
     """Base class: an attested document could not be fetched or was rejected."""
@@ -93,15 +95,27 @@ class WeakKeyError(AttestError):
     default_hint = "Azure signs with RSA keys of 2048 bits or more; treat this document as forged"
 
 
+class KeyUsageError(AttestError):
+    """Step 6: the signer certificate's keyUsage extension does not allow digitalSignature."""
+
+    code = "key-usage"
+    exit_code = 17
+    default_hint = (
+        "Azure's signer certificates allow digitalSignature; a certificate issued for another "
+        "use must not sign documents: treat this document as forged"
+    )
+
+
 class UntrustedChainError(AttestError):
     """Step 7: the signer certificate does not chain to a trusted root."""
 
     code = "untrusted-chain"
     exit_code = 20
     default_hint = (
-        "If this is a genuine Azure document, a missing intermediate may need fetching (do not "
-        "use offline mode) or adding with --trust; if it comes from the azimds emulator, trust "
-        "the emulator's root explicitly"
+        "A genuine Azure document chains to a bundled root, fetching a missing intermediate "
+        "from its AIA URL unless offline; a document of the azimds emulator needs the "
+        "emulator's root trusted (--trust) and its address allowed to serve the intermediate "
+        "(--aia-host, implied by attest --endpoint)"
     )
 
 
@@ -119,8 +133,8 @@ class SanMismatchError(AttestError):
     code = "wrong-cloud"
     exit_code = 22
     default_hint = (
-        "The signer must be metadata.azure.com, .us, .cn or metadata.microsoftazure.de "
-        "(or a subdomain) as fits the VM's cloud; check --cloud"
+        f"The signer must be {', '.join(CLOUD_DOMAINS.values())} (or a subdomain) as fits the "
+        "VM's cloud; check --cloud"
     )
 
 
@@ -183,6 +197,7 @@ def all_errors() -> List[Type[AttestError]]:
         WeakAlgorithmError,
         SignatureError,
         WeakKeyError,
+        KeyUsageError,
         UntrustedChainError,
         CertificateExpiredError,
         SanMismatchError,

@@ -9,7 +9,7 @@ from ..imds.client import ATTESTED_PATH as ATTESTED_PATH
 from ..imds.client import Client
 from ..imds.errors import AzimdsError
 from .errors import FetchError
-from .nonce import check_nonce, new_nonce
+from .spec import check_nonce, new_nonce
 
 DEFAULT_TIMEOUT = 30.0  # a deadline for the whole fetch, retries included
 

@@ -16,30 +16,28 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import Certificate
 
-from .cms import OID_DATA, Signer
+from .cms import Signer
 from .errors import SignatureError, WeakAlgorithmError
+from .spec import ACCEPTED_HASHES, OID_DATA, OID_RSA_ENCRYPTION, RSA_WITH_HASH_OIDS
 
-# Digest OIDs, and the RSA signature OIDs Azure puts in their place, to the hash they mean.
-_HASH_NAMES: Dict[str, str] = {
-    "2.16.840.1.101.3.4.2.1": "SHA256",
-    "2.16.840.1.101.3.4.2.2": "SHA384",
-    "2.16.840.1.101.3.4.2.3": "SHA512",
-    "1.2.840.113549.1.1.11": "SHA256",  # sha256WithRSAEncryption (the Azure quirk)
-    "1.2.840.113549.1.1.12": "SHA384",
-    "1.2.840.113549.1.1.13": "SHA512",
+_HASHES: Dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
 }
+# The standard CMS digest OIDs, and the RSA signature OIDs Azure puts in their place.
+_DIGEST_OIDS = {
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+}
+_RSA_WITH_HASH = {RSA_WITH_HASH_OIDS[name]: name for name in ACCEPTED_HASHES}
+_HASH_OF = {**_DIGEST_OIDS, **_RSA_WITH_HASH}
 _WEAK: Dict[str, str] = {
     "1.2.840.113549.2.5": "MD5",
     "1.3.14.3.2.26": "SHA-1",
-    "1.2.840.113549.1.1.4": "MD5 with RSA",
-    "1.2.840.113549.1.1.5": "SHA-1 with RSA",
-}
-_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
-_RSA_WITH_HASH = {"1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"}
-_HASHES: Dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "SHA256": hashes.SHA256,
-    "SHA384": hashes.SHA384,
-    "SHA512": hashes.SHA512,
+    RSA_WITH_HASH_OIDS["md5"]: "MD5 with RSA",
+    RSA_WITH_HASH_OIDS["sha1"]: "SHA-1 with RSA",
 }
 
 
@@ -53,18 +51,18 @@ def signature_hash(signer: Signer) -> hashes.HashAlgorithm:
     digest = signer.digest_algorithm
     if digest in _WEAK:
         raise WeakAlgorithmError(f"the signature uses the broken digest {_WEAK[digest]}")
-    if digest not in _HASH_NAMES:
+    if digest not in _HASH_OF:
         raise WeakAlgorithmError(f"the signature uses the unsupported digest algorithm {digest}")
     algorithm = signer.signature_algorithm
     if algorithm in _WEAK:
         raise WeakAlgorithmError(f"the signature algorithm is the broken {_WEAK[algorithm]}")
-    if algorithm != _RSA_ENCRYPTION and algorithm not in _RSA_WITH_HASH:
+    if algorithm != OID_RSA_ENCRYPTION and algorithm not in _RSA_WITH_HASH:
         raise WeakAlgorithmError(f"the signature algorithm {algorithm} is not supported")
-    name = _HASH_NAMES[digest]
-    if algorithm in _RSA_WITH_HASH and _HASH_NAMES[algorithm] != name:
+    name = _HASH_OF[digest]
+    if algorithm in _RSA_WITH_HASH and _RSA_WITH_HASH[algorithm] != name:
         raise SignatureError(
-            f"the digest algorithm ({name}) and the signature algorithm "
-            f"({_HASH_NAMES[algorithm]}) disagree"
+            f"the digest algorithm ({name.upper()}) and the signature algorithm "
+            f"({_RSA_WITH_HASH[algorithm].upper()}) disagree"
         )
     return _HASHES[name]()
 

@@ -6,7 +6,7 @@
 4. signer certificate by issuer   10. nonce, compared in constant time
    and serial number              11. not expired, not created in the future (with clock skew)
 5. signature over the content     12. expected vmId / subscriptionId, when given
-6. signer key: RSA >= 2048 bits
+6. signer key: RSA >= 2048 bits, and keyUsage (when present) allows digitalSignature
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from . import clouds
+from . import spec
 from .chain import verify_chain
 from .cms import (
     Document,
@@ -33,6 +33,7 @@ from .content import parse_content, timestamps
 from .errors import (
     DocumentExpiredError,
     DocumentNotYetValidError,
+    KeyUsageError,
     NonceMismatchError,
     SanMismatchError,
     SignerCountError,
@@ -45,6 +46,16 @@ from .signature import check_signature
 from .trust import TrustStore
 
 MIN_RSA_BITS = 2048
+_KEY_USAGES = (
+    ("digital_signature", "digitalSignature"),
+    ("content_commitment", "contentCommitment"),
+    ("key_encipherment", "keyEncipherment"),
+    ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"),
+    ("key_cert_sign", "keyCertSign"),
+    ("crl_sign", "cRLSign"),
+)
+_AGREEMENT_USAGES = (("encipher_only", "encipherOnly"), ("decipher_only", "decipherOnly"))
 DEFAULT_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
@@ -73,8 +84,8 @@ def verify(
         UnknownCloudError: ``cloud`` names no known cloud.
     """
     if cloud is not None:
-        clouds.cloud_name(cloud)  # fail fast on a typo
-    when = _utc(at) if at is not None else datetime.datetime.now(datetime.timezone.utc)
+        spec.cloud_name(cloud)  # fail fast on a typo
+    when = spec.utc(at) if at is not None else datetime.datetime.now(datetime.timezone.utc)
     store = trust if trust is not None else default_trust()
 
     signed = parse_signed_data(signature_bytes(document))  # steps 1 and 2
@@ -86,6 +97,7 @@ def verify(
     leaf = signer_certificate(signed, signer)  # step 4
     check_signature(signed.content, signer, leaf)  # step 5
     _check_key(leaf)  # step 6
+    _check_key_usage(leaf)
     chain = verify_chain(store, leaf, _other_certificates(signed.certificates, leaf), when)  # 7
     names = dns_names(leaf)
     cloud_found = _check_cloud(names, cloud)  # step 8
@@ -96,7 +108,7 @@ def verify(
     return VerifiedDocument(
         content=content,
         cloud=cloud_found,
-        domain=clouds.CLOUD_DOMAINS[cloud_found],
+        domain=spec.CLOUD_DOMAINS[cloud_found],
         signer_subject=leaf.subject.rfc4514_string(),
         signer_names=names,
         chain=chain,
@@ -133,6 +145,24 @@ def _check_key(certificate: x509.Certificate) -> None:
         )
 
 
+def _check_key_usage(certificate: x509.Certificate) -> None:
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return  # without the extension, the key may be used for anything (RFC 5280 4.2.1.3)
+    if not usage.digital_signature:
+        raise KeyUsageError(
+            f"the signer certificate's keyUsage ({_usages(usage)}) does not allow digitalSignature"
+        )
+
+
+def _usages(usage: x509.KeyUsage) -> str:
+    allowed = [name for attribute, name in _KEY_USAGES if getattr(usage, attribute)]
+    if usage.key_agreement:  # only then may encipherOnly / decipherOnly be read
+        allowed += [n for a, n in _AGREEMENT_USAGES if getattr(usage, a)]
+    return ", ".join(allowed) or "nothing"
+
+
 def _other_certificates(
     embedded: Tuple[Any, ...], leaf: x509.Certificate
 ) -> List[x509.Certificate]:
@@ -142,9 +172,9 @@ def _other_certificates(
 
 
 def _check_cloud(names: Tuple[str, ...], cloud: Optional[str]) -> str:
-    found = clouds.cloud_of(names, cloud)
+    found = spec.cloud_of(names, cloud)
     if found is None:
-        wanted = clouds.metadata_domain(cloud) if cloud is not None else "an Azure metadata domain"
+        wanted = spec.metadata_domain(cloud) if cloud is not None else "an Azure metadata domain"
         raise SanMismatchError(
             f"the signer's DNS names {list(names) or '(none)'} are not {wanted} or a subdomain"
         )
@@ -189,9 +219,3 @@ def _check_expected(
             raise SubscriptionMismatchError(
                 f"the signed subscriptionId is {signed!r}, expected {subscription_id!r}"
             )
-
-
-def _utc(moment: datetime.datetime) -> datetime.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type checkers see the real names
+    from .binding import BindRefused, DescriptorLimit
     from .faults import Fault, FaultError
     from .profile import (
         ProfileError,
@@ -18,13 +19,15 @@ if TYPE_CHECKING:  # type checkers see the real names
         load_profile,
         profile_from_mapping,
     )
-    from .server import VM, BindRefused, Emulator, RequestRecord
+    from .server import Emulator
+    from .vm import VM, RequestRecord
 
 _EXPORTS = {
-    "VM": "server",
-    "BindRefused": "server",
+    "VM": "vm",
+    "BindRefused": "binding",
+    "DescriptorLimit": "binding",
     "Emulator": "server",
-    "RequestRecord": "server",
+    "RequestRecord": "vm",
     "Fault": "faults",
     "FaultError": "faults",
     "ProfileError": "profile",
@@ -37,6 +40,7 @@ _EXPORTS = {
 __all__ = [
     "VM",
     "BindRefused",
+    "DescriptorLimit",
     "Emulator",
     "Fault",
     "FaultError",

@@ -29,29 +29,29 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ..attest.clouds import cloud_name, metadata_domain
-from ..attest.content import format_time
-from ..attest.nonce import NonceError, check_nonce
+from ..attest import spec
+from ..attest.spec import NonceError
 from ..imds import versions
 
 # Paths under which an emulator serves its CA (the leaf's AIA URL is INTERMEDIATE_DER_PATH).
-ROOT_PEM_PATH = "/azimds/attested/root.pem"
+ROOT_PEM_PATH = spec.EMULATOR_ROOT_PEM_PATH
 INTERMEDIATE_PEM_PATH = "/azimds/attested/intermediate.pem"
 INTERMEDIATE_DER_PATH = "/azimds/attested/intermediate.crt"
 
-DOCUMENT_VALIDITY = datetime.timedelta(hours=6)
-NONCE_TIME_FORMAT = "%Y%m%d-%H%M%S"
 KEY_SIZE = 2048
+# The keyUsage of Azure's metadata leafs (critical): digitalSignature and keyEncipherment.
+LEAF_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=True,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
 
-# Azure puts the RSA signature OID where CMS wants a digest OID; this is that OID per hash.
-_QUIRK_DIGEST_OIDS = {
-    "sha256": "1.2.840.113549.1.1.11",
-    "sha384": "1.2.840.113549.1.1.12",
-    "sha512": "1.2.840.113549.1.1.13",
-    "sha1": "1.2.840.113549.1.1.5",
-    "md5": "1.2.840.113549.1.1.4",
-}
-_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 CertificateHash = Union[hashes.SHA256, hashes.SHA384, hashes.SHA512]
 _DAY = datetime.timedelta(days=1)
 
@@ -63,6 +63,7 @@ class AttestedRequestError(ValueError):
 __all__ = [
     "INTERMEDIATE_DER_PATH",
     "INTERMEDIATE_PEM_PATH",
+    "LEAF_KEY_USAGE",
     "ROOT_PEM_PATH",
     "AttestationCA",
     "AttestedRequestError",
@@ -100,17 +101,20 @@ def attested_content(
         raise AttestedRequestError(
             f"api-version {api_version} has no attested document; use {since} or later"
         )
-    created = _utc(now).replace(microsecond=0)
-    expires = created + DOCUMENT_VALIDITY
+    created = spec.utc(now).replace(microsecond=0)
+    expires = created + spec.DOCUMENT_VALIDITY
     compute = instance_document.get("compute", {})
     plan = compute.get("plan") or {}
     content = {
         "licenseType": str(compute.get("licenseType", "")),
-        "nonce": check_nonce(nonce) if nonce else expires.strftime(NONCE_TIME_FORMAT),
-        "plan": {key: str(plan.get(key, "")) for key in ("name", "product", "publisher")},
+        "nonce": spec.check_nonce(nonce) if nonce else expires.strftime(spec.NO_NONCE_FORMAT),
+        "plan": {key: str(plan.get(key, "")) for key in spec.PLAN_FIELDS},
         "sku": str(compute.get("sku", "")),
         "subscriptionId": str(compute.get("subscriptionId", "")),
-        "timeStamp": {"createdOn": format_time(created), "expiresOn": format_time(expires)},
+        "timeStamp": {
+            "createdOn": spec.format_time(created),
+            "expiresOn": spec.format_time(expires),
+        },
         "vmId": str(compute.get("vmId", "")),
     }
     return versions.attested_content_at(content, api_version)
@@ -137,7 +141,7 @@ def build_signed_data(
     embedded.
     """
     algorithm = hash_algorithm if hash_algorithm is not None else hashes.SHA256()
-    digest_oid = _QUIRK_DIGEST_OIDS[algorithm.name]
+    digest_oid = spec.RSA_WITH_HASH_OIDS[algorithm.name]
     signature = key.sign(content, padding.PKCS1v15(), algorithm)
     embedded = [certificate] if certificates is None else list(certificates)
     signer_info = cms.SignerInfo(
@@ -153,7 +157,10 @@ def build_signed_data(
                 ),
             ),
             "digest_algorithm": {"algorithm": digest_oid, "parameters": core.Null()},
-            "signature_algorithm": {"algorithm": _RSA_ENCRYPTION, "parameters": core.Null()},
+            "signature_algorithm": {
+                "algorithm": spec.OID_RSA_ENCRYPTION,
+                "parameters": core.Null(),
+            },
             "signature": signature,
         }
     )
@@ -161,12 +168,13 @@ def build_signed_data(
         {
             "version": "v1",
             "digest_algorithms": [{"algorithm": digest_oid, "parameters": core.Null()}],
-            "encap_content_info": {"content_type": "data", "content": content},
+            "encap_content_info": {"content_type": spec.OID_DATA, "content": content},
             "certificates": [_asn1_certificate(c) for c in embedded],
             "signer_infos": [signer_info],
         }
     )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+    info = cms.ContentInfo({"content_type": spec.OID_SIGNED_DATA, "content": signed_data})
+    return bytes(info.dump())
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,7 @@ class AttestedSigner:
 
     def document(self, content: Mapping[str, Any]) -> Dict[str, str]:
         """Return the response body: ``{"encoding": "pkcs7", "signature": <base64>}``."""
-        return {"encoding": "pkcs7", "signature": self.sign(content_bytes(content))}
+        return {"encoding": spec.ENCODING, "signature": self.sign(content_bytes(content))}
 
 
 class AttestationCA:
@@ -197,7 +205,7 @@ class AttestationCA:
         self, *, now: Optional[datetime.datetime] = None, key_size: int = KEY_SIZE
     ) -> None:
         self.created = (
-            _utc(now) if now is not None else datetime.datetime.now(datetime.timezone.utc)
+            spec.utc(now) if now is not None else datetime.datetime.now(datetime.timezone.utc)
         )
         self.label = secrets.token_hex(4)
         self.root_key = _new_key(key_size)
@@ -269,7 +277,7 @@ def signer_for(
     """
     compute = instance_document.get("compute", {})
     try:
-        domain = metadata_domain(cloud_name(str(compute.get("azEnvironment", ""))))
+        domain = spec.metadata_domain(str(compute.get("azEnvironment", "")))
     except ValueError as exc:
         raise AttestedRequestError(f"cannot sign for this VM: {exc}") from None
     region = re.sub(r"[^a-z0-9-]", "", str(compute.get("location", "")).lower()).strip("-")
@@ -314,12 +322,14 @@ def issue_leaf(
         ExtendedKeyUsageOID.SERVER_AUTH,
         ExtendedKeyUsageOID.CLIENT_AUTH,
     ),
+    key_usage: Optional[x509.KeyUsage] = LEAF_KEY_USAGE,
 ) -> x509.Certificate:
     """Return a leaf certificate for ``dns_names`` shaped like Azure's metadata leafs.
 
-    Subject CN is the first name; SAN all of them; EKU ``extended_key_usage`` (serverAuth
-    and clientAuth); AIA "CA Issuers" ``ca_issuers_url`` when given. ``key`` defaults to a
-    new RSA-2048 key, the serial number to a random one.
+    Subject CN is the first name; SAN all of them; keyUsage ``key_usage`` (critical;
+    digitalSignature and keyEncipherment; None leaves the extension out); EKU
+    ``extended_key_usage`` (serverAuth and clientAuth); AIA "CA Issuers" ``ca_issuers_url``
+    when given. ``key`` defaults to a new RSA-2048 key, the serial number to a random one.
     """
     subject_key = key if key is not None else _new_key(KEY_SIZE)
     public = subject_key.public_key()
@@ -333,24 +343,12 @@ def issue_leaf(
         .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            True,
-        )
         .add_extension(x509.ExtendedKeyUsage(list(extended_key_usage)), False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), False)
         .add_extension(_authority_key_id(issuer), False)
     )
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, True)
     if ca_issuers_url:
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
@@ -376,7 +374,7 @@ def _ca_certificate(
 ) -> x509.Certificate:
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "azimds emulator"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, spec.EMULATOR_ORGANIZATION),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
@@ -429,9 +427,3 @@ def _asn1_certificate(certificate: x509.Certificate) -> Any:
 
 def _new_key(key_size: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-
-
-def _utc(moment: datetime.datetime) -> datetime.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)

@@ -37,7 +37,8 @@ legitimate use of that is 169.254.169.254:80 inside a private network namespace 
 
 FLEET_HELP = """\
 Serve a fleet of VMs from one process, each VM at its own base URL, and write a manifest
-(JSON: {"vms": [{"name", "vmId", "location", "zone", ..., "base_url"}]}) for other tools.
+for other tools (JSON: {"vms": [{"base_url", "name", "vmId", "location", "zone",
+"platformFaultDomain", "platformUpdateDomain", "vmSize", "tags", ...}]}): what each VM serves.
 
 SOURCE is a fleet spec (YAML: how many VMs per location, zones, fault and update domains,
 sizes, tag distributions, scale sets; see docs/emulator.md) or a directory of VM profiles.
@@ -66,9 +67,7 @@ def register(commands: Any) -> None:
         default=os.environ.get("AZIMDS_EMULATOR_PROFILE"),
         help="VM profile file (YAML or JSON); default: the built-in VM",
     )
-    _add_bind_arguments(
-        serve, default_port=int(os.environ.get("AZIMDS_EMULATOR_PORT", DEFAULT_PORT))
-    )
+    _add_bind_arguments(serve, default_port=f"{DEFAULT_PORT}, or AZIMDS_EMULATOR_PORT")
     serve.add_argument(
         "--fault",
         action="append",
@@ -86,7 +85,7 @@ def register(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fleet.add_argument("source", help="fleet spec file or directory of VM profiles")
-    _add_bind_arguments(fleet, default_port=0)
+    _add_bind_arguments(fleet, default_port="0")
     fleet.add_argument(
         "--addressing",
         choices=("ports", "addresses"),
@@ -101,7 +100,7 @@ def register(commands: Any) -> None:
     fleet.set_defaults(handler=_fleet)
 
 
-def _add_bind_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
+def _add_bind_arguments(parser: argparse.ArgumentParser, default_port: str) -> None:
     parser.add_argument(
         "--host",
         default=os.environ.get("AZIMDS_EMULATOR_HOST", "127.0.0.1"),
@@ -109,9 +108,8 @@ def _add_bind_arguments(parser: argparse.ArgumentParser, default_port: int) -> N
     )
     parser.add_argument(
         "--port",
-        type=int,
-        default=default_port,
-        help="port to listen on, 0 for any free port (default: %(default)s)",
+        type=_port_argument,
+        help=f"port to listen on, 0 for any free port (default: {default_port})",
     )
     parser.add_argument(
         "--allow-address",
@@ -126,10 +124,32 @@ def _add_bind_arguments(parser: argparse.ArgumentParser, default_port: int) -> N
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
 
 
+def _port_argument(text: str) -> int:
+    port = parse_port(text)
+    if port is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port
+
+
+def parse_port(text: str) -> Optional[int]:
+    """Return ``text`` as a port number (0 to 65535, ASCII digits), or None when it is not one."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or int(text) > 65535:
+        return None
+    return int(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .faults import FaultError, fault_from_mapping
     from .profile import ProfileError, default_profile, load_profile
 
+    if args.port is None:
+        from_environment = os.environ.get("AZIMDS_EMULATOR_PORT", str(DEFAULT_PORT))
+        args.port = parse_port(from_environment)
+        if args.port is None:
+            return _fail(
+                f"AZIMDS_EMULATOR_PORT={from_environment!r} is not a port number (0 to 65535); "
+                "set it to one, unset it, or pass --port"
+            )
     try:
         profile = load_profile(args.profile) if args.profile else default_profile()
         faults = [fault_from_mapping(json.loads(text)) for text in args.fault]
@@ -155,6 +175,8 @@ def _fleet(args: argparse.Namespace) -> int:
     from .fleet import load_fleet
     from .profile import ProfileError
 
+    if args.port is None:
+        args.port = 0
     try:
         profiles = load_fleet(args.source)
     except ProfileError as exc:
@@ -175,7 +197,8 @@ def _fleet(args: argparse.Namespace) -> int:
 def _build(
     args: argparse.Namespace, profiles: List[VMProfile], addressing: str = "ports"
 ) -> Optional[Emulator]:
-    from .server import BindRefused, Emulator
+    from .binding import BindRefused
+    from .server import Emulator
 
     try:
         return Emulator(
@@ -194,6 +217,8 @@ def _build(
 def _run(emulator: Emulator, args: argparse.Namespace, announce: Any) -> int:
     import logging
 
+    from .binding import DescriptorLimit
+
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(message)s",
@@ -204,6 +229,8 @@ def _run(emulator: Emulator, args: argparse.Namespace, announce: Any) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         emulator.start()
+    except DescriptorLimit as exc:
+        return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     try:

@@ -8,11 +8,15 @@ with neither limit lasts until it is cleared.
 
 from __future__ import annotations
 
+import math
 import threading
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 KINDS = ("status", "latency", "reset", "truncate", "malformed", "oversized", "redirect")
+
+# The status a fault answers with when none is given: only a redirect has one.
+DEFAULT_STATUS = {"redirect": 307}
 
 
 class FaultError(ValueError):
@@ -21,7 +25,11 @@ class FaultError(ValueError):
 
 @dataclass
 class Fault:
-    """One scripted misbehaviour and its remaining life."""
+    """One scripted misbehaviour and its remaining life.
+
+    Every default of a fault lives here: ``fault_from_mapping`` fills only what it is given.
+    ``status`` 0 means the kind's default (``DEFAULT_STATUS``).
+    """
 
     kind: str
     path: str = "/metadata"
@@ -34,6 +42,10 @@ class Fault:
     retry_after: Optional[float] = None
     hits: int = 0
     first_hit: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = DEFAULT_STATUS.get(self.kind, 0)
 
     def matches(self, path: str) -> bool:
         """Return True when this fault applies to a request for ``path``."""
@@ -55,8 +67,43 @@ class Fault:
         return asdict(self)
 
 
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(value)
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(value)
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+# What each field of a fault description takes; the kind is checked against KINDS.
+_FIELD_TYPES: Dict[str, Callable[[Any], Any]] = {
+    "kind": _text,
+    "path": _text,
+    "status": _integer,
+    "times": _integer,
+    "seconds": _number,
+    "delay": _number,
+    "bytes": _integer,
+    "location": _text,
+    "retry_after": _number,
+}
+FIELDS = tuple(_FIELD_TYPES)
+assert set(FIELDS) | {"hits", "first_hit"} == {f.name for f in fields(Fault)}
+
+
 def fault_from_mapping(data: Mapping[str, Any]) -> Fault:
-    """Return the fault described by ``data`` (from a profile, the control API or Python).
+    """Return the fault described by ``data`` (from a profile, the command line, the control
+    API or Python); fields not given take the defaults of ``Fault``.
 
     Raises:
         FaultError: the kind is unknown, a field is unknown, or a value is out of range.
@@ -66,37 +113,22 @@ def fault_from_mapping(data: Mapping[str, Any]) -> Fault:
     kind = data.get("kind")
     if kind not in KINDS:
         raise FaultError(f"fault kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
-    allowed = {
-        "kind",
-        "path",
-        "status",
-        "times",
-        "seconds",
-        "delay",
-        "bytes",
-        "location",
-        "retry_after",
-    }
-    unknown = set(data) - allowed
+    unknown = sorted(str(key) for key in data if key not in _FIELD_TYPES)
     if unknown:
-        raise FaultError(f"unknown fault field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    try:
-        fault = Fault(
-            kind=str(kind),
-            path=str(data.get("path", "/metadata")),
-            status=int(data.get("status", 307 if kind == "redirect" else 0)),
-            times=None if data.get("times") is None else int(data["times"]),
-            seconds=None if data.get("seconds") is None else float(data["seconds"]),
-            delay=float(data.get("delay", 0.0)),
-            bytes=int(data.get("bytes", 4 * 1024 * 1024)),
-            location=str(data.get("location", "http://127.0.0.1:9/elsewhere")),
-            retry_after=None if data.get("retry_after") is None else float(data["retry_after"]),
-        )
-    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e999)
-        raise FaultError(
-            f"fault {dict(data)!r}: status/times/bytes must be integers, "
-            "seconds/delay/retry_after numbers"
-        ) from None
+        raise FaultError(f"unknown fault field(s) {unknown}; allowed: {sorted(FIELDS)}")
+    given: Dict[str, Any] = {}
+    for name, value in data.items():
+        if value is None and name in ("times", "seconds", "retry_after"):
+            continue  # null: not limited / no header, as when left out
+        try:
+            given[name] = _FIELD_TYPES[name](value)
+        except TypeError:
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise FaultError(
+                f"fault field {name!r} is {shown}: status/times/bytes must be integers, "
+                "seconds/delay/retry_after numbers, path/location strings"
+            ) from None
+    fault = Fault(**given)
     validate_fault(fault)
     return fault
 
@@ -119,8 +151,8 @@ def validate_fault(fault: Fault) -> None:
         raise FaultError("fault 'retry_after' must be seconds between 0 and 86400")
     if fault.times is not None and fault.times < 1:
         raise FaultError("fault 'times' must be at least 1 (leave it out for 'until cleared')")
-    if fault.seconds is not None and not fault.seconds > 0:  # also NaN
-        raise FaultError("fault 'seconds' must be above 0")
+    if fault.seconds is not None and not (fault.seconds > 0 and math.isfinite(fault.seconds)):
+        raise FaultError("fault 'seconds' must be above 0 (and finite)")
     if fault.kind == "oversized" and not 14 <= fault.bytes <= 256 * 1024 * 1024:
         # 14 bytes is the smallest body it sends: {"padding":""}
         raise FaultError("an 'oversized' fault needs bytes between 14 and 256 MiB")

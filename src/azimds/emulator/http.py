@@ -1,9 +1,11 @@
 """A small, strict HTTP/1.1 server protocol for the emulator, on asyncio.
 
 One protocol instance serves one connection: it parses requests (bounded sizes, keep-alive,
-pipelining), asks its VM for a response, and carries out scripted faults that live at the
-transport level (latency, reset, truncated body). Anything malformed gets a 4xx and the
-connection is closed; nothing a client sends can crash the server.
+pipelining), asks its responder for an answer, and carries out scripted faults that live at
+the transport level (latency, reset, truncated body). Anything malformed gets a 4xx and the
+connection is closed; nothing a client sends can crash the server or make it hold more than
+a bounded amount of memory: while a client does not read its answers, its requests are not
+read either.
 """
 
 from __future__ import annotations
@@ -13,42 +15,47 @@ import logging
 import socket
 import struct
 import time
+from dataclasses import dataclass
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from http import HTTPStatus
+from typing import Dict, List, Optional, Protocol, Set, Tuple
 from urllib.parse import parse_qs, unquote
 
+from .faults import Fault
 from .routes import Request, Response, clip, error
-
-if TYPE_CHECKING:
-    from .server import VM
 
 LOG = logging.getLogger("azimds.emulator")
 
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 IDLE_SECONDS = 120.0  # a connection silent this long is closed
-_REASONS = {
-    200: "OK",
-    301: "Moved Permanently",
-    302: "Found",
-    303: "See Other",
-    307: "Temporary Redirect",
-    308: "Permanent Redirect",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    410: "Gone",
-    411: "Length Required",
-    413: "Content Too Large",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-    505: "HTTP Version Not Supported",
-}
+# Answers queued for a client beyond this many bytes stop the reading of its next requests.
+WRITE_HIGH_WATER = 64 * 1024
+
+
+@dataclass
+class Outcome:
+    """An answer to send, and the scripted fault (if any) the transport must carry out."""
+
+    response: Response
+    fault: Optional[Fault] = None
+
+
+class Responder(Protocol):
+    """What answers the requests of a connection (a VM behind its control API)."""
+
+    name: str
+
+    def respond(self, request: Request) -> Outcome:
+        """Return the answer to ``request``."""
+
+
+def reason(status: int) -> bytes:
+    """Return the reason phrase of ``status`` for a status line (empty when it has none)."""
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 class _Date:
@@ -69,6 +76,40 @@ class _Date:
 _DATE = _Date()
 
 
+class Connections:
+    """The open connections of one emulator: idle ones closed by one sweep, all on shutdown.
+
+    One periodic sweep (rather than a timer per connection) keeps nothing of a closed
+    connection alive, however many were served.
+    """
+
+    def __init__(self, idle_seconds: Optional[float] = None) -> None:
+        self.idle_seconds = IDLE_SECONDS if idle_seconds is None else idle_seconds
+        self.open: Set[IMDSProtocol] = set()
+        self._sweeper: Optional[asyncio.TimerHandle] = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start closing idle connections, checking a few times per idle period."""
+        self._sweeper = loop.call_later(self._interval(), self._sweep, loop)
+
+    def _interval(self) -> float:
+        return min(1.0, self.idle_seconds / 4)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for connection in list(self.open):
+            connection.close_if_idle(now, self.idle_seconds)
+        self._sweeper = loop.call_later(self._interval(), self._sweep, loop)
+
+    def close_all(self) -> None:
+        """Stop sweeping and drop every connection at once (shutdown)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for connection in list(self.open):
+            connection.abort()
+
+
 class HTTPError(Exception):
     """A request that cannot be parsed; answered with ``status`` and the connection closed."""
 
@@ -79,57 +120,88 @@ class HTTPError(Exception):
 
 
 class IMDSProtocol(asyncio.Protocol):
-    """Serves HTTP requests on one connection for one emulated VM."""
+    """Serves HTTP requests on one connection, answered by one responder."""
 
-    def __init__(self, vm: VM) -> None:
-        self.vm = vm
+    def __init__(self, responder: Responder, connections: Connections) -> None:
+        self.responder = responder
+        self.connections = connections
         self.transport: Optional[asyncio.Transport] = None
         self.buffer = bytearray()
-        self.busy = False  # a delayed response is pending; later requests wait their turn
         self.closing = False
         self.peer = "-"
+        self.last_activity = 0.0
+        # Requests are read and answered only while nothing holds them back: a delayed
+        # (latency fault) answer must go first, or the client is not reading its answers.
+        self._delayed: Optional[asyncio.TimerHandle] = None
+        self._client_not_reading = False
+        self._reading = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "-"
-        self.vm.connections.add(self)
-        self.loop = asyncio.get_running_loop()
-        self.last_activity = self.loop.time()
-        self.loop.call_later(IDLE_SECONDS, self._close_if_idle)
-
-    def _close_if_idle(self) -> None:
-        """Close a connection that sent nothing for IDLE_SECONDS (slow or stalled clients)."""
-        if self.closing or self.transport is None:
-            return
-        quiet = self.loop.time() - self.last_activity
-        if quiet >= IDLE_SECONDS and not self.busy:
-            self.closing = True
-            self.transport.close()
-        else:
-            self.loop.call_later(max(1.0, IDLE_SECONDS - quiet), self._close_if_idle)
+        self.connections.open.add(self)
+        self.last_activity = asyncio.get_running_loop().time()
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closing = True
-        self.vm.connections.discard(self)
+        if self._delayed is not None:
+            self._delayed.cancel()
+            self._delayed = None
+        self.connections.open.discard(self)
+
+    def close_if_idle(self, now: float, idle_seconds: float) -> None:
+        """Close this connection when it sent nothing for ``idle_seconds`` and owes nothing."""
+        if self._delayed is None and now - self.last_activity >= idle_seconds:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the connection now, unsent answers included."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def pause_writing(self) -> None:
+        self._client_not_reading = True
+
+    def resume_writing(self) -> None:
+        self._client_not_reading = False
+        self._process()
 
     def data_received(self, data: bytes) -> None:
-        self.last_activity = self.loop.time()
+        self.last_activity = asyncio.get_running_loop().time()
         self.buffer += data
         self._process()
 
+    def _may_answer(self) -> bool:
+        return not (self.closing or self._client_not_reading or self._delayed is not None)
+
     def _process(self) -> None:
-        while not self.busy and not self.closing:
+        """Answer every complete request in the buffer that may be answered now."""
+        while self._may_answer():
             try:
                 parsed = self._parse_one()
             except HTTPError as exc:
                 self._reply(error(exc.status, exc.message), "-", "-", time.perf_counter(), True)
-                return
+                break
             if parsed is None:
-                return
+                break
             request, keep_alive, started = parsed
             self._serve(request, keep_alive, started)
+        self._read_only_if_answering()
+
+    def _read_only_if_answering(self) -> None:
+        """Read the next requests only while they may be answered: memory stays bounded."""
+        wanted = self._may_answer()
+        if self.transport is None or self.closing or wanted == self._reading:
+            return
+        self._reading = wanted
+        if wanted:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
 
     def _parse_one(self) -> Optional[Tuple[Request, bool, float]]:
         """Return the next complete request in the buffer, or None while it is incomplete.
@@ -186,11 +258,11 @@ class IMDSProtocol(asyncio.Protocol):
 
     def _serve(self, request: Request, keep_alive: bool, started: float) -> None:
         try:
-            outcome = self.vm.respond(request)
+            outcome = self.responder.respond(request)
         except Exception:  # a bug of ours must not drop the connection without an answer
             LOG.exception(
                 "%s: error while answering %s %s",
-                self.vm.name,
+                self.responder.name,
                 request.method,
                 clip(request.path, 300),
             )
@@ -204,10 +276,7 @@ class IMDSProtocol(asyncio.Protocol):
             return
         fault = outcome.fault
         if fault is not None and fault.kind == "latency":
-            self.busy = True
-            self._pause()
-            loop = asyncio.get_running_loop()
-            loop.call_later(
+            self._delayed = asyncio.get_running_loop().call_later(
                 fault.delay, self._finish_delayed, outcome.response, request, keep_alive, started
             )
             return
@@ -221,11 +290,10 @@ class IMDSProtocol(asyncio.Protocol):
     def _finish_delayed(
         self, response: Response, request: Request, keep_alive: bool, started: float
     ) -> None:
-        self.busy = False
+        self._delayed = None
         if self.closing:
             return
         self._reply(response, request.method, request, started, not keep_alive)
-        self._resume()
         self._process()
 
     def _reply(
@@ -242,7 +310,7 @@ class IMDSProtocol(asyncio.Protocol):
             return
         body = response.body
         head: List[bytes] = [
-            b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, "").encode()),
+            b"HTTP/1.1 %d %s\r\n" % (response.status, reason(response.status)),
             b"Content-Type: %s\r\n" % response.content_type.encode(),
             b"Content-Length: %d\r\n" % len(body),
             b"Date: %s\r\nServer: azimds-emulator\r\n" % _DATE.value(),
@@ -269,7 +337,7 @@ class IMDSProtocol(asyncio.Protocol):
         target = request.path + ("?" + _query_text(request) if request.query else "")
         LOG.info(
             '%s %s "%s %s" %s %.2fms%s',
-            self.vm.name,
+            self.responder.name,
             self.peer,
             request.method,
             clip(target, 300),
@@ -288,14 +356,6 @@ class IMDSProtocol(asyncio.Protocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.closing = True
         transport.abort()
-
-    def _pause(self) -> None:
-        if self.transport is not None and not self.closing:
-            self.transport.pause_reading()
-
-    def _resume(self) -> None:
-        if self.transport is not None and not self.closing:
-            self.transport.resume_reading()
 
 
 def _query_text(request: Request) -> str:

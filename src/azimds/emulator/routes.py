@@ -89,12 +89,9 @@ class VMRoutes:
         if not (path == "/metadata" or path.startswith("/metadata/")):
             return error(404, f"Not found. '{clip(path)}' is not an IMDS path; use /metadata/...")
         endpoint, _, rest = path[len("/metadata/") :].partition("/")
-        allowed = ("GET", "POST") if endpoint == "scheduledevents" else ("GET",)
-        if request.method not in allowed:
-            response = error(
-                405, f"Method not allowed. Use {' or '.join(allowed)} on /metadata/{endpoint}"
-            )
-            response.headers.append(("Allow", ", ".join(allowed)))
+        if request.method != "GET":
+            response = error(405, f"Method not allowed. Use GET on /metadata/{endpoint}")
+            response.headers.append(("Allow", "GET"))
             return response
         if request.headers.get("metadata", "").strip().lower() != "true":
             return error(400, MSG_NO_HEADER)

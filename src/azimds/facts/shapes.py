@@ -1,4 +1,5 @@
-"""The normalized model in the idiom of each host tool: Ansible facts, Salt grains, cloud-init.
+"""The normalized model in the idiom of each host tool: Ansible facts, Salt grains, cloud-init
+(metadata and, optionally, network configuration).
 
 Every function here is pure: it takes a ``model.Instance`` and returns a new JSON-serializable
 dict, with the same vocabulary (zone, fault_domain, vm_id, tags, ...) in each tool's form.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .model import Instance, Secret
 
@@ -84,6 +85,47 @@ def cloud_init_metadata(instance: Instance) -> Dict[str, Any]:
         "tags": dict(instance.tags) if instance.tags is not None else None,
         "api-version": instance.api_version,
     }
+
+
+def cloud_init_network_config(instance: Instance) -> Dict[str, Any]:
+    """Return a cloud-init network configuration (version 2) for the instance's interfaces.
+
+    Each interface that has a MAC and an address becomes ``eth0``, ``eth1``, ... in the order
+    IMDS served them, matched by MAC and by the ``hv_netvsc`` driver (with accelerated
+    networking, a virtual function shares the MAC of its synthetic interface and must not be
+    configured). The first IPv4 (IPv6) address comes from DHCP; further ones are static, with
+    the prefix of the interface's first subnet (24 or 128 without one). Route metrics grow by
+    100 per interface, so the first one served carries the default route.
+    """
+    ethernets: Dict[str, Any] = {}
+    for index, nic in enumerate(instance.network.interfaces):
+        if nic.mac is None or not (nic.private_ipv4 or nic.private_ipv6):
+            continue
+        metric = {"route-metric": (index + 1) * 100}
+        config: Dict[str, Any] = {
+            "match": {"macaddress": nic.mac, "driver": "hv_netvsc"},
+            "set-name": f"eth{index}",
+            "dhcp4": bool(nic.private_ipv4),
+            "dhcp6": bool(nic.private_ipv6),
+        }
+        if nic.private_ipv4:
+            config["dhcp4-overrides"] = metric
+        if nic.private_ipv6:
+            config["dhcp6-overrides"] = metric
+        static = [
+            f"{address}/{_prefix(nic.ipv4_subnets, 24)}" for address in nic.private_ipv4[1:]
+        ] + [f"{address}/{_prefix(nic.ipv6_subnets, 128)}" for address in nic.private_ipv6[1:]]
+        if static:
+            config["addresses"] = static
+        ethernets[f"eth{index}"] = config
+    return {"version": 2, "ethernets": ethernets}
+
+
+def _prefix(subnets: Tuple[str, ...], default: int) -> int:
+    """Return the prefix length of the first CIDR subnet, or ``default`` when there is none."""
+    if subnets and "/" in subnets[0]:
+        return int(subnets[0].rsplit("/", 1)[1])
+    return default
 
 
 def _key_strings(instance: Instance) -> List[str]:

@@ -83,8 +83,7 @@ def detect(
     from_env = env.get(ENV_ENDPOINT, "").strip()
     if from_env:
         return Detection(True, from_env, "environment", f"{ENV_ENDPOINT}={from_env} is set")
-    dmi_dir = env.get(ENV_DMI_DIR) or DEFAULT_DMI_DIR
-    tag_path = os.path.join(dmi_dir, "chassis_asset_tag")
+    tag_path = os.path.join(dmi_dir(env), "chassis_asset_tag")
     tag = read_asset_tag(tag_path)
     if tag == AZURE_CHASSIS_ASSET_TAG:
         return Detection(True, DEFAULT_ENDPOINT, "dmi", f"{tag_path} holds Azure's asset tag")
@@ -93,6 +92,12 @@ def detect(
     else:
         reason = f"{tag_path} holds {tag!r}, not Azure's {AZURE_CHASSIS_ASSET_TAG}"
     return Detection(False, None, "none", reason)
+
+
+def dmi_dir(environ: Optional[Mapping[str, str]] = None) -> str:
+    """Return the folder DMI data is read from: ``AZIMDS_DMI_DIR`` if set, else the system's."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_DMI_DIR) or DEFAULT_DMI_DIR
 
 
 def read_asset_tag(path: str) -> Optional[str]:

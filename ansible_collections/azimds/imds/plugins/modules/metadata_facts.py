@@ -170,6 +170,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+azure_imds_status:
+  description:
+    - Why there are no facts - C(not_on_azure) or C(unavailable) - when O(on_unavailable) is
+      V(skip) or V(fail) and the task was skipped or failed for it.
+  returned: when skipped or failed by O(on_unavailable)
+  type: str
+  sample: not_on_azure
 ansible_facts:
   description: The facts.
   returned: unless skipped
@@ -379,8 +386,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.azimds.imds.plugins.module_utils.facts import model, shapes
-from ansible_collections.azimds.imds.plugins.module_utils.imds.client import Client
+# Detection and errors only, at first: off Azure the module stops before the client and the
+# model are even imported (AnsiballZ compiles every imported file afresh on each run).
+from ansible_collections.azimds.imds.plugins.module_utils.imds.detect import detect
 from ansible_collections.azimds.imds.plugins.module_utils.imds.errors import (
     AzimdsError,
     NotOnAzure,
@@ -433,11 +441,14 @@ def status_facts(status, message, endpoint, api_version):
 
 
 def make_client(params):
-    """Return the core's client for the module's options; detection happens here, sending nothing.
+    """Return the core's client for the module's options (detection again, still no traffic).
 
     Raises:
-        ValueError: a malformed endpoint or api_version, or an unreadable AZIMDS_DISABLE.
+        ValueError: a malformed endpoint or api_version.
     """
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.azimds.imds.plugins.module_utils.imds.client import Client
+
     return Client(params["endpoint"], api_version=params["api_version"], deadline=params["timeout"])
 
 
@@ -445,8 +456,11 @@ def gather(client, params):
     """Return (facts, warnings) from one fetch of the instance document.
 
     Raises:
-        AzimdsError: from the core (NotOnAzure and Unavailable included).
+        AzimdsError: from the core (Unavailable included).
     """
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.azimds.imds.plugins.module_utils.facts import model, shapes
+
     document = client.instance()
     instance = model.normalize(document.data, document.api_version)
     facts = shapes.ansible_facts(instance, include_secrets=params["include_user_data"])
@@ -477,13 +491,17 @@ def main():
     if module.params["timeout"] <= 0:
         module.fail_json(msg=f"timeout must be more than 0 seconds, not {module.params['timeout']:g}")
     try:
+        detection = detect(module.params["endpoint"])
+    except ValueError as exc:  # AZIMDS_DISABLE is neither true nor false
+        module.fail_json(msg=str(exc))
+    if not detection.on_azure:  # nothing is sent, nothing more is imported
+        unavailable(module, "not_on_azure", NotOnAzure(detection.reason), None)
+    try:
         client = make_client(module.params)
-    except ValueError as exc:
+    except ValueError as exc:  # a malformed endpoint or api_version
         module.fail_json(msg=str(exc))
     try:
         facts, warnings = gather(client, module.params)
-    except NotOnAzure as exc:
-        unavailable(module, "not_on_azure", exc, None)
     except Unavailable as exc:
         unavailable(module, "unavailable", exc, client.endpoint.base_url)
     except AzimdsError as exc:  # the core's message says what happened and what to do
