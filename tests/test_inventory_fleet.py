@@ -1,10 +1,9 @@
 """A 1,000-VM fleet from ``azimds emulator fleet``, grouped by the endpoints source.
 
 The emulator command serves the fleet on loopback (one port per VM) and writes its manifest;
-the inventory reads that manifest. Each VM's groups are compared with the fleet's own truth:
-the manifest for name, vmId, location, zone, size, resource group and scale set, and the
-fleet generator (reading the same spec file the emulator read) for fault and update domain and
-tags, which the manifest does not carry. A playbook then targets one zone's production hosts.
+the inventory reads that manifest. Each VM's groups are compared with the fleet's own truth,
+the manifest's entry for it (location, zone, fault and update domain, size, resource group,
+scale set, tags). A playbook then targets one zone's production hosts.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import pytest
 import yaml
 
 import inventory_support as inv
-from azimds.emulator.fleet import load_fleet
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -40,7 +38,7 @@ SPEC: Dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
-    """Run ``azimds emulator fleet``; yield its manifest path and the VMs' truth by vmId."""
+    """Run ``azimds emulator fleet``; yield its folder and its manifest's VMs."""
     workdir = tmp_path_factory.mktemp("fleet")
     spec = workdir / "fleet.yaml"
     spec.write_text(yaml.safe_dump(SPEC), "utf-8")
@@ -49,48 +47,48 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     command += ["--manifest", str(manifest), "--quiet"]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        vms = wait_for_manifest(manifest, server)
-        truth = {vm.vm_id: vm.instance["compute"] for vm in load_fleet(spec)}
-        yield {"workdir": workdir, "manifest": manifest, "vms": vms, "truth": truth}
+        yield {"workdir": workdir, "vms": wait_for_manifest(manifest, server)}
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def wait_for_manifest(path: Path, server: subprocess.Popen[str]) -> List[Dict[str, str]]:
+def wait_for_manifest(path: Path, server: subprocess.Popen[str]) -> List[Dict[str, Any]]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert server.poll() is None, server.stdout.read() if server.stdout else ""
         try:
-            vms: List[Dict[str, str]] = json.loads(path.read_text("utf-8"))["vms"]
+            vms: List[Dict[str, Any]] = json.loads(path.read_text("utf-8"))["vms"]
             return vms
         except (OSError, ValueError, KeyError):
             time.sleep(0.2)
     raise AssertionError("azimds emulator fleet wrote no manifest within 120 s")
 
 
-def expected_groups(vm: Dict[str, str], compute: Dict[str, Any]) -> Set[str]:
-    """The groups of one VM, from the manifest entry and the generator's compute section."""
+def expected_groups(vm: Dict[str, Any]) -> Set[str]:
+    """The groups of one VM, from its manifest entry."""
     found = {
         "azure_imds",
         f"azure_location_{vm['location']}",
         f"azure_size_{vm['vmSize']}",
         f"azure_resource_group_{inv.safe(vm['resourceGroupName'])}",
-        f"azure_fault_domain_{compute['platformFaultDomain']}",
-        f"azure_update_domain_{compute['platformUpdateDomain']}",
+        f"azure_fault_domain_{vm['platformFaultDomain']}",
+        f"azure_update_domain_{vm['platformUpdateDomain']}",
     }
     if vm["zone"]:
         found.add(f"azure_zone_{vm['zone']}")
     if vm["vmScaleSetName"]:
         found.add(f"azure_scale_set_{inv.safe(vm['vmScaleSetName'])}")
-    for tag in compute["tagsList"]:
-        found.add(f"azure_tag_{tag['name'].lower()}_{tag['value']}")
+    for name, value in vm["tags"].items():
+        found.add(f"azure_tag_{name.lower()}_{value}")
     return found
 
 
 def test_a_thousand_vms_are_grouped_as_the_fleet_says(fleet: Dict[str, Any]) -> None:
     workdir: Path = fleet["workdir"]
-    config = inv.write_config(workdir, source="endpoints", endpoints=["azimds-fleet.json"])
+    config = inv.write_config(
+        workdir, source="endpoints", endpoints=["azimds-fleet.json"], hostnames=["name"]
+    )
     result = inv.inventory(config, inv.environment(workdir))
     listing = result.listing()
     assert result.warnings() == []
@@ -100,10 +98,9 @@ def test_a_thousand_vms_are_grouped_as_the_fleet_says(fleet: Dict[str, Any]) -> 
     memberships = inv.groups_by_host(listing)
     zoneless = 0
     for vm in fleet["vms"]:
-        compute = fleet["truth"][vm["vmId"]]
         host = by_vm_id[vm["vmId"]]
-        assert host == compute["osProfile"]["computerName"]
-        assert memberships[host] == expected_groups(vm, compute), host
+        assert host == vm["name"]
+        assert memberships[host] == expected_groups(vm), host
         zoneless += not vm["zone"]
     assert zoneless == 250
     assert not any(group.startswith("azure_zone_") and group[-1] == "_" for group in listing)
@@ -114,13 +111,16 @@ def test_a_playbook_on_zone_1_production_reaches_exactly_those_hosts(
 ) -> None:
     workdir: Path = fleet["workdir"]
     config = inv.write_config(
-        workdir, "play.azure_imds.yml", source="endpoints", endpoints=["azimds-fleet.json"]
+        workdir,
+        "play.azure_imds.yml",
+        source="endpoints",
+        endpoints=["azimds-fleet.json"],
+        hostnames=["name"],
     )
     expected = {
-        fleet["truth"][vm["vmId"]]["osProfile"]["computerName"]
+        vm["name"]
         for vm in fleet["vms"]
-        if vm["zone"] == "1"
-        and {"name": "Environment", "value": "prod"} in fleet["truth"][vm["vmId"]]["tagsList"]
+        if vm["zone"] == "1" and vm["tags"]["Environment"] == "prod"
     }
     assert 20 < len(expected) < 150
     play = [
