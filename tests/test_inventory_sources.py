@@ -183,6 +183,27 @@ def test_fact_cache_source_refuses_the_memory_cache_with_what_to_do(tmp_path: Pa
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"timeout": 0}, "timeout must be more than 0 seconds, not 0"),
+        ({"max_concurrency": 0}, "max_concurrency must be 1 or more"),
+        ({"endpoints": ["missing.json"]}, "endpoints: cannot read the fleet manifest"),
+        ({"endpoints": []}, "endpoints: give IMDS base URLs or a fleet manifest"),
+    ],
+)
+def test_a_bad_endpoints_setting_is_one_line_saying_what_to_change(
+    tmp_path: Path, options: Dict[str, Any], message: str
+) -> None:
+    settings = {"source": "endpoints", "endpoints": ["http://127.0.0.1:9"], **options}
+    config = inv.write_config(tmp_path, **settings)
+    env = inv.environment(tmp_path, {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    result = inv.inventory(config, env)
+    assert result.returncode != 0
+    assert f"{config}: {message}" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
 def document_files(folder: Path) -> Dict[str, Any]:
     """Write the VMS as document files in three forms, plus three bad files."""
     folder.mkdir()

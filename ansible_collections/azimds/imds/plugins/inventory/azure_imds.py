@@ -362,6 +362,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except AnsibleError as exc:
                 raise sources.SourceError("fact_cache: cannot list the fact cache (%s)"
                                           % sources.one_line(exc)) from None
+        if source in ("endpoints", "local") and not self.get_option("timeout") > 0:
+            raise sources.SourceError("timeout must be more than 0 seconds, not %s" % self.get_option("timeout"))
         if source == "documents":
             if not self.get_option("documents"):
                 raise sources.SourceError("documents: name the document files, folders or globs to read")
