@@ -57,11 +57,13 @@ clean:
 collection: $(STAMP)
 	$(BIN)/python -m azimds.shipping
 
-## ansible-latest: the collection's sanity, playbook and galaxy tests again, with the newest
+## ansible-latest: the collection's sanity, playbook, galaxy and inventory tests again, with the newest
 ## ansible-core the package index serves, in its own virtual environment (it needs Python 3.12+)
 ANSIBLE_LATEST := .venv-ansible-latest
 ANSIBLE_LATEST_STAMP := $(ANSIBLE_LATEST)/.installed-stamp
-ANSIBLE_TESTS := tests/test_ansible_module.py tests/test_ansible_sanity.py tests/test_ansible_galaxy.py
+ANSIBLE_TESTS := tests/test_ansible_module.py tests/test_ansible_sanity.py tests/test_ansible_galaxy.py \
+	tests/test_inventory_sources.py tests/test_inventory_groups.py tests/test_inventory_cache.py \
+	tests/test_inventory_docs.py tests/test_inventory_fleet.py
 
 $(ANSIBLE_LATEST_STAMP): $(STAMP)
 	@py=$$($(BIN)/python tests/ansible_support.py find-python 3.13 3.12) || exit 0; \

@@ -163,11 +163,23 @@ def normalized(listing: Dict[str, Any]) -> Dict[str, Any]:
     return listing
 
 
+def helper(*args: str) -> str:
+    """Run this script's helper mode in a child process; return what it printed.
+
+    The heavy preparation runs in children so that this process stays small: a child started
+    from it inherits its peak memory, which would then show in every measured peak.
+    """
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
 def bench_fact_cache(workdir: Path, hosts: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     cache = workdir / "facts"
     started = time.perf_counter()
-    write_fact_cache(cache, hosts)
+    helper("--write-cache", str(cache), str(hosts))
     print(f"(fact cache of {hosts} hosts written in {time.perf_counter() - started:.0f} s)")
     env = environment(
         workdir / "home",
@@ -179,24 +191,35 @@ def bench_fact_cache(workdir: Path, hosts: int) -> None:
     empty.write_text("all: {}\n", "utf-8")
     startup = list_inventory(empty, workdir / "empty.json", env)
     plugin = list_inventory(config, workdir / "plugin.json", env)
-    listing = json.loads((workdir / "plugin.json").read_text("utf-8"))
-    assert len(listing["_meta"]["hostvars"]) == hosts
     static_path = workdir / "static.yml"
-    write_static(listing, static_path)
+    groups = helper("--write-static", str(workdir / "plugin.json"), str(static_path), str(hosts))
     static = list_inventory(static_path, workdir / "static.json", env)
-    same = normalized(json.loads((workdir / "static.json").read_text("utf-8"))) == normalized(
-        listing
-    )
+    same = helper("--compare", str(workdir / "plugin.json"), str(workdir / "static.json"))
     ratio = plugin.wall / static.wall
-    print(f"ansible-inventory --list, {hosts} hosts, {len(listing) - 2} groups:")
+    print(f"ansible-inventory --list, {hosts} hosts, {groups} groups:")
     print(f"  azure_imds from the jsonfile fact cache   {plugin}")
     print(f"  static YAML inventory (baseline)          {static}")
     print(f"  an empty inventory (Ansible's start-up)   {startup}")
     print(
         f"  plugin / static: {ratio:.2f}x wall, {plugin.cpu / static.cpu:.2f}x CPU "
         f"(goal within {GOAL_RATIO}x: {'met' if ratio <= GOAL_RATIO else 'NOT met'}); "
-        f"same hosts, variables and groups: {'yes' if same else 'NO'}"
+        f"same hosts, variables and groups: {same}"
     )
+
+
+def helper_mode(args: List[str]) -> int:
+    """The children's work: write the fact cache, write the static YAML, compare listings."""
+    if args[0] == "--write-cache":
+        write_fact_cache(Path(args[1]), int(args[2]))
+    elif args[0] == "--write-static":
+        listing = json.loads(Path(args[1]).read_text("utf-8"))
+        assert len(listing["_meta"]["hostvars"]) == int(args[3]), "hosts missing"
+        write_static(listing, Path(args[2]))
+        print(len(listing) - 2)  # groups, less _meta and all
+    else:
+        first, second = (json.loads(Path(p).read_text("utf-8")) for p in args[1:3])
+        print("yes" if normalized(first) == normalized(second) else "NO")
+    return 0
 
 
 # -- 2. endpoints for an emulated fleet ---------------------------------------------------------
@@ -250,14 +273,16 @@ def bench_endpoints(workdir: Path, count: int) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] and sys.argv[1] in ("--write-cache", "--write-static", "--compare"):
+        return helper_mode(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hosts", type=int, default=10000, help="fact cache hosts")
     parser.add_argument("--fleet", type=int, default=1000, help="emulated VMs for endpoints")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="azimds-bench-inventory-"))
     try:
-        bench_endpoints(workdir / "endpoints", args.fleet)
         bench_fact_cache(workdir / "cache", args.hosts)
+        bench_endpoints(workdir / "endpoints", args.fleet)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
