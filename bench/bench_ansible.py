@@ -99,7 +99,8 @@ def bench(rounds: int) -> int:
     with Emulator(rate_limit=False) as emu:
         endpoint = emu.base_url
         on_azure = dict(env, AZIMDS_ENDPOINT=endpoint)
-        print(f"ansible-core {support.core_version(bin_dir)}, target {target}, IMDS {endpoint}")
+        core = ".".join(map(str, support.core_version(bin_dir)))
+        print(f"ansible-core {core}, target {target}, IMDS {endpoint}")
 
         adhoc = [str(bin_dir / "ansible"), "localhost", "-i", str(inventory), "-m"]
         adhoc_cases = {"ping": [*adhoc, "ansible.builtin.ping"], "metadata_facts": [*adhoc, MODULE]}

@@ -1,10 +1,11 @@
 """Run real Ansible commands against the emulator, inside a private network namespace.
 
-Every ``ansible-playbook`` a test starts runs under ``unshare -rn``: a network stack of its own
-with nothing but loopback, where the emulator listens (on 127.0.0.1:8169, or on the real
+``run_playbook`` and ``run_in_netns`` run Ansible under ``unshare -rn``: a network stack of its
+own with nothing but loopback, where the emulator listens (on 127.0.0.1:8169, or on the real
 default endpoint 169.254.169.254:80 when a test asks). Fact gathering (``setup``) looks up
 names and reads interfaces; inside the namespace nothing it does can leave the machine, and the
-emulator's request log shows what the module sent.
+emulator's request log shows what the module sent. (``ansible-doc`` and ``ansible-test`` run
+outside: they talk to nothing, except pip installing ansible-test's requirements.)
 
 Which ansible-core runs is chosen by ``AZIMDS_ANSIBLE_BIN`` (a folder holding ansible-playbook,
 ansible-doc, ansible-test, ...): by default the one installed beside this Python (the
@@ -455,9 +456,10 @@ def ansible_test(bin_dir: Path, args: Sequence[str], extra_path: Sequence[str] =
     env = base_env(bin_dir)
     env["HOME"] = str(home)
     env["PATH"] = os.pathsep.join([*extra_path, env["PATH"]])
-    for name in ("PIP_CERT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    # pip (for --requirements) keeps this machine's index and certificate settings.
+    for name, value in os.environ.items():
+        if name.startswith("PIP_") or name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            env[name] = value
     done = subprocess.run(
         [str(bin_dir / "ansible-test"), *args, "--color", "no"],
         cwd=COLLECTION,

@@ -220,7 +220,7 @@ def test_imds_down_longer_than_the_timeout(tmp_path: Path) -> None:
     down = {"kind": "status", "status": 500, "seconds": 120}
     result = run_playbook(
         play(
-            facts_task(endpoint=LOOPBACK_ENDPOINT, timeout=2),
+            facts_task(endpoint=LOOPBACK_ENDPOINT, timeout=3),
             dump_task("empty", FACTS),
             {**facts_task(endpoint=LOOPBACK_ENDPOINT, timeout=1, on_unavailable="fail")},
         ),
@@ -266,23 +266,33 @@ def test_errors_fail_with_the_cores_message_and_no_traceback(tmp_path: Path) -> 
     assert "Traceback" not in result.run.output
 
 
-def test_tag_warnings_become_module_warnings(tmp_path: Path) -> None:
+def test_tag_and_field_warnings_become_module_warnings(tmp_path: Path) -> None:
     profile = {
         "compute": {
             "tagsList": [{"name": "Env", "value": "a"}, {"name": "env", "value": "b"}],
+            "userData": "this is not base64: s3cret-value!",
         }
     }
     result = run_playbook(
-        play(facts_task(endpoint=LOOPBACK_ENDPOINT), dump_task("facts", FACTS)),
+        play(
+            facts_task(endpoint=LOOPBACK_ENDPOINT, include_user_data=True),
+            dump_task("facts", FACTS),
+        ),
         tmp_path,
         profile=profile,
     )
     assert result.run.returncode == 0, result.run.output
-    (warning,) = result.dumps["facts"]["tag_warnings"]
+    facts = result.dumps["facts"]
+    (warning,) = facts["tag_warnings"]
     assert "differ only by case" in warning
-    assert "[WARNING]: Azure tags: tagsList: tags 'Env' and 'env' differ only by case" in (
-        result.run.output.replace("\n", " ")
-    )
+    output = " ".join(result.run.output.split())
+    assert "[WARNING]: Azure tags: tagsList: tags 'Env' and 'env' differ only by case" in output
+    (field_warning,) = facts["field_warnings"]
+    assert "userData" in field_warning
+    assert "[WARNING]: Azure IMDS: " in output and "userData" in output
+    assert facts["user_data"] is None  # unreadable, left out; the other facts are there
+    assert facts["placement"]["zone"] == "1"
+    assert "s3cret-value" not in result.run.output  # never the value
 
 
 def test_return_documentation_matches_what_is_returned(tmp_path: Path) -> None:

@@ -4,44 +4,26 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, List
 
 import pytest
 
-import azimds.imds.client
 from azimds.cli import main
 from azimds.emulator import Emulator
 from azimds.emulator.pytest_plugin import EmulatorFactory
 from azimds.imds import versions
-from azimds.imds.client import VersionMemo
-from azimds.imds.retry import Unpaced
+from cli_support import azimds_process, run
+from cli_support import isolated as isolated  # a fixture, used by name below
 
 SECRET = "hunter2-do-not-print"
 
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AZIMDS_* from outside, no DMI (so never 169.254.169.254), fresh process state."""
-    for name in ("AZIMDS_ENDPOINT", "AZIMDS_DISABLE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AZIMDS_DMI_DIR", str(tmp_path / "no-dmi"))
-    monkeypatch.setattr(azimds.imds.client, "PROCESS_PACER", Unpaced())
-    monkeypatch.setattr(azimds.imds.client, "PROCESS_VERSIONS", VersionMemo())
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture
 def emu(imds_factory: EmulatorFactory) -> Emulator:
     b64 = base64.b64encode(SECRET.encode()).decode()
     return imds_factory({"rate_limit": False, "compute": {"userData": b64, "customData": b64}})
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
@@ -126,12 +108,14 @@ def test_verbose_prints_each_request_on_stderr(
     assert len(emu.requests) == 1
 
 
-def test_get_of_a_missing_element_says_where_to_look(
+def test_get_of_a_name_that_is_not_there_says_so_before_any_request(
     capsys: pytest.CaptureFixture[str], emu: Emulator
 ) -> None:
     code, out, err = run(capsys, "get", "compute/Zone", "--endpoint", emu.base_url)
     assert (code, out) == (5, "")
-    assert "no element 'Zone' under compute" in err and "case-sensitive" in err
+    assert "compute has no 'Zone'" in err and "did you mean 'zone'?" in err
+    assert "vmSize" in err and "case-sensitive" in err  # the names that exist are listed
+    assert emu.requests == []
 
 
 def test_get_with_an_explicit_format_asks_imds_for_that_node(
@@ -249,9 +233,9 @@ def test_exit_5_when_the_element_does_not_exist(
     capsys: pytest.CaptureFixture[str], emu: Emulator
 ) -> None:
     code, _, err = run(
-        capsys, "get", "compute/nope", "--timeout", "0.5", "--endpoint", emu.base_url
+        capsys, "get", "network/interface/0/ipv6/ipAddress/0", "--endpoint", emu.base_url
     )
-    assert code == 5 and "no element" in err
+    assert code == 5 and "no element '0' under network/interface/0/ipv6/ipAddress" in err
 
 
 def test_exit_6_when_imds_rejects_the_request(
@@ -304,16 +288,6 @@ def test_exit_2_for_an_unclear_disable_switch(
 # --- as a process ------------------------------------------------------------------------------
 
 
-def azimds_process(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "azimds", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "AZIMDS_DMI_DIR": "/nonexistent"},
-    )
-
-
 def test_the_command_runs_as_a_process(emu: Emulator) -> None:
     done = azimds_process("get", "compute/zone", "--endpoint", emu.base_url)
     assert (done.returncode, done.stdout, done.stderr) == (0, "1\n", "")
@@ -324,4 +298,4 @@ def test_help_explains_commands_and_exit_codes() -> None:
     for command in ("get", "facts", "tags", "versions", "detect"):
         assert command in done.stdout
     helps: List[str] = [azimds_process(c, "--help").stdout for c in ("get", "facts", "tags")]
-    assert all("Exit codes" in text and "AZIMDS_ENDPOINT" in text for text in helps)
+    assert all("exit codes:" in text and "AZIMDS_ENDPOINT" in text for text in helps)

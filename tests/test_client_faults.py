@@ -7,7 +7,6 @@ import re
 import socket
 import socketserver
 import threading
-import time
 from typing import Any, Callable, Iterator, List
 
 import pytest
@@ -137,9 +136,8 @@ def test_410_never_waits_past_a_shorter_deadline(imds_factory: EmulatorFactory) 
 
 def test_410_for_a_second_then_success_in_real_time(emu: Emulator) -> None:
     emu.add_fault({"kind": "status", "status": 410, "seconds": 1.0})
-    started = time.monotonic()
-    client_for(emu, policy=FAST).instance()
-    assert 1.0 <= time.monotonic() - started < 2.0
+    document = client_for(emu, policy=FAST).instance()
+    assert document.data["compute"]["name"] == "jubilee"
     assert statuses(emu)[-1] == 200 and 410 in statuses(emu)
 
 
@@ -154,14 +152,17 @@ def test_429_burst_is_retried_honouring_retry_after(emu: Emulator) -> None:
     assert len(sleep.waits) == 2 and all(wait >= 1.0 for wait in sleep.waits)
 
 
-def test_the_pacer_keeps_a_burst_of_calls_under_the_rate_limit(imds: Emulator) -> None:
-    pacer = Pacer()  # a fresh one, not shared with other tests
+def test_the_pacer_keeps_a_burst_of_calls_under_the_rate_limit(
+    imds_factory: EmulatorFactory,
+) -> None:
+    clock = FakeClock()  # one virtual time for the emulator's limit and the client's pacer
+    emu = imds_factory(clock=clock)  # rate limit on: 5 requests per second
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
     memo = VersionMemo()
-    started = time.monotonic()
     for _ in range(12):
-        client_for(imds, pacer=pacer, versions_memo=memo).instance()
-    assert statuses(imds) == [200] * 12  # the emulator never had to say 429
-    assert time.monotonic() - started >= 1.1  # 12 requests cannot fit in one second
+        client_for(emu, pacer=pacer, versions_memo=memo, clock=clock, sleep=clock.sleep).instance()
+    assert statuses(emu) == [200] * 12  # the emulator never had to say 429
+    assert sum(clock.slept) >= 2.0  # the pacer waited: 12 requests cannot fit in two seconds
 
 
 # --- 5xx --------------------------------------------------------------------------------------
@@ -233,12 +234,11 @@ def test_a_malformed_body_is_a_clear_error_that_shows_none_of_it(emu: Emulator) 
     assert len(emu.requests) == 1  # a 200 with garbage is not retried
 
 
-def test_an_oversized_body_is_refused_before_it_is_read(emu: Emulator) -> None:
+def test_an_oversized_body_is_refused_from_its_announced_length(emu: Emulator) -> None:
     emu.add_fault({"kind": "oversized", "bytes": 8_000_000, "times": 1})
-    started = time.monotonic()
-    with pytest.raises(ResponseTooLarge, match="announced 8000000 bytes"):
+    with pytest.raises(ResponseTooLarge, match="announced 8000000 bytes") as caught:
         client_for(emu).instance()
-    assert time.monotonic() - started < 1.0
+    assert caught.value.announced == 8_000_000
     assert len(emu.requests) == 1
 
 
@@ -334,22 +334,14 @@ def test_a_proxy_that_would_fail_is_ignored(emu: Emulator, monkeypatch: pytest.M
 # --- timeouts and the deadline ------------------------------------------------------------
 
 
-def test_the_deadline_is_kept_while_the_server_stalls(emu: Emulator) -> None:
+def test_a_stalled_server_is_given_up_on_with_a_timeout(emu: Emulator) -> None:
+    # The arithmetic of timeouts and the deadline is tested in virtual time (test_client_send);
+    # this checks that a real socket really times out.
     emu.add_fault({"kind": "latency", "delay": 10})
     client = client_for(emu, deadline=1.0, read_timeout=5.0)
-    started = time.monotonic()
-    with pytest.raises(Unavailable, match=r"timed out|deadline"):
+    with pytest.raises(Unavailable, match=r"timed out|deadline") as caught:
         client.instance()
-    assert 0.95 <= time.monotonic() - started <= 1.4
-
-
-def test_the_deadline_is_kept_across_retries(emu: Emulator) -> None:
-    emu.add_fault({"kind": "status", "status": 500})
-    client = client_for(emu, deadline=1.5, policy=RetryPolicy(max_attempts=100, base_delay=0.2))
-    started = time.monotonic()
-    with pytest.raises(Unavailable, match="deadline"):
-        client.instance()
-    assert time.monotonic() - started <= 1.5 + 0.15
+    assert caught.value.attempts[0].outcome == "timed out waiting for the response"
 
 
 def test_a_slow_answer_is_waited_for_within_the_read_timeout(emu: Emulator) -> None:
@@ -360,20 +352,19 @@ def test_a_slow_answer_is_waited_for_within_the_read_timeout(emu: Emulator) -> N
 
 def test_a_read_timeout_is_retried(emu: Emulator) -> None:
     emu.add_fault({"kind": "latency", "delay": 2.0, "times": 1})
-    started = time.monotonic()
-    client_for(emu, read_timeout=0.3, policy=FAST).instance()
-    assert time.monotonic() - started < 1.5
+    document = client_for(emu, read_timeout=0.3, policy=FAST).instance()
+    assert document.data["compute"]["name"] == "jubilee"
     assert len(emu.requests) == 2
 
 
 def test_refused_connections_are_retried_then_reported() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sleep = RecordedSleep()
-    client = Client(f"http://127.0.0.1:{port}", pacer=Unpaced(), sleep=sleep)
-    with pytest.raises(Unavailable, match="connection refused") as caught:
-        client.instance()
+    with socket.socket() as holder:  # bound, not listening: refused, and nobody else's port
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        sleep = RecordedSleep()
+        client = Client(f"http://127.0.0.1:{port}", pacer=Unpaced(), sleep=sleep)
+        with pytest.raises(Unavailable, match="connection refused") as caught:
+            client.instance()
     assert len(caught.value.attempts) == 5 and len(sleep.waits) == 4
 
 
@@ -403,7 +394,7 @@ def test_a_node_asked_as_json(emu: Emulator) -> None:
 def test_a_missing_element_is_not_found_after_the_allowed_retries(emu: Emulator) -> None:
     sleep = RecordedSleep()
     with pytest.raises(NotFound, match="404 on 3 attempt") as caught:
-        client_for(emu, sleep=sleep).get("compute/nonsense")
+        client_for(emu, sleep=sleep).get("network/interface/7")
     assert caught.value.attempts == 3
     assert statuses(emu) == [404, 404, 404]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import List, Optional
 
 import pytest
@@ -112,6 +111,55 @@ def test_parse_retry_after_both_forms() -> None:
         assert parse_retry_after(nonsense) is None
 
 
+EPOCH_2015_10_21 = 1445385600.0  # Wed, 21 Oct 2015 00:00:00 GMT
+
+
+@pytest.mark.parametrize(
+    ("date", "seconds_after_midnight"),
+    [
+        ("Wed, 21 Oct 2015 23:59:59 GMT", 86399.0),
+        ("Wed, 21 Oct 2015 23:59:60 GMT", 86400.0),  # a leap second
+        ("Sat, 31 Oct 2015 00:00:00 GMT", 10 * 86400.0),
+        ("Thu, 01 Oct 2015 00:00:00 GMT", -20 * 86400.0),
+    ],
+)
+def test_retry_after_dates_at_the_edge_of_every_bound_are_read(
+    date: str, seconds_after_midnight: float
+) -> None:
+    now = EPOCH_2015_10_21 + seconds_after_midnight - 5.0
+    assert parse_retry_after(date, wall_now=now) == 5.0
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Wed, 21 Oct 2015 24:00:00 GMT",
+        "Wed, 21 Oct 2015 23:60:00 GMT",
+        "Wed, 21 Oct 2015 23:59:61 GMT",
+        "Wed, 32 Oct 2015 00:00:00 GMT",
+        "Wed, 00 Oct 2015 00:00:00 GMT",
+        "Wed, 21 Oct 02015 00:00:00 GMT",
+        "Wed, 21 Oct 2015 007:00:00 GMT",
+        "Wed, 21 Oct 2015 0²:00:00 GMT",
+        "Wed, 21 Oct 2015 00:00:00 GMT extra",
+    ],
+)
+def test_retry_after_dates_past_a_bound_are_ignored(date: str) -> None:
+    assert parse_retry_after(date, wall_now=0.0) is None
+
+
+@pytest.mark.parametrize("value", ["²", "1²", "٣", "\uff15", "3.5", "+3", "3 s"])
+def test_retry_after_seconds_are_ascii_digits_only(value: str) -> None:
+    assert parse_retry_after(value) is None
+
+
+def test_a_wait_that_ends_exactly_at_the_deadline_is_not_taken() -> None:
+    b = budget(RetryPolicy(jitter=0.0), deadline=10.0)
+    assert b.next_wait(503, now=0.0, retry_after=9.999) == 9.999
+    b = budget(RetryPolicy(jitter=0.0), deadline=10.0)
+    assert b.next_wait(503, now=0.0, retry_after=10.0) is None
+
+
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
@@ -144,24 +192,28 @@ def test_pacer_refuses_a_wait_longer_than_the_budget() -> None:
 
 
 def test_pacer_is_thread_safe() -> None:
-    pacer = Pacer(rate=5, per=0.2, margin=0.0)
-    done: List[int] = []
+    # Virtual time that never moves: every start is planned under the lock, so 15 threads'
+    # requests must get exactly the slots 0 (5 of them), 1 window (5) and 2 windows (5).
+    planned: List[float] = []
     lock = threading.Lock()
 
-    def work() -> None:
-        for _ in range(3):
-            pacer.acquire()
-            with lock:
-                done.append(1)
+    def sleep(seconds: float) -> None:
+        with lock:
+            planned.append(seconds)
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=work) for _ in range(5)]
+    pacer = Pacer(rate=5, per=1.0, clock=lambda: 0.0, sleep=sleep, margin=0.0)
+    barrier = threading.Barrier(15)
+
+    def work() -> None:
+        barrier.wait()  # all at once
+        pacer.acquire()
+
+    threads = [threading.Thread(target=work) for _ in range(15)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(done) == 15
-    assert time.monotonic() - started >= 0.4 - 0.01  # 15 starts need two more windows
+    assert sorted(planned) == [1.0] * 5 + [2.0] * 5  # the first five did not wait
 
 
 def test_unpaced_never_waits() -> None:

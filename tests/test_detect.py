@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -117,14 +114,3 @@ def test_off_azure_with_the_real_environment_and_no_dmi_opens_no_socket(
     monkeypatch.delenv("AZIMDS_DISABLE", raising=False)
     with pytest.raises(NotOnAzure):
         Client().instance()
-
-
-def test_off_azure_answer_takes_under_5_ms(tmp_path: Path) -> None:
-    env = {"AZIMDS_DMI_DIR": dmi_dir(tmp_path, "Default string")}
-    timings = []
-    for _ in range(50):
-        started = time.perf_counter()
-        with contextlib.suppress(NotOnAzure):
-            Client(environ=env).instance()
-        timings.append(time.perf_counter() - started)
-    assert statistics.median(timings) < 0.005

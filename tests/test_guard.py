@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _socket
 import socket
 import sys
 from typing import Any, List, Tuple
@@ -18,7 +17,7 @@ def test_a_connect_to_a_non_loopback_address_is_refused(address: Tuple[str, int]
         sys.audit("socket.connect", None, address)
 
 
-def test_loopback_connects_are_allowed_and_seen_from_both_socket_apis(
+def test_loopback_connects_are_allowed_and_seen_from_connect_and_connect_ex(
     socket_events: List[Tuple[str, Any]],
 ) -> None:
     with socket.socket() as listener:
@@ -27,10 +26,7 @@ def test_loopback_connects_are_allowed_and_seen_from_both_socket_apis(
         port = listener.getsockname()[1]
         with socket.create_connection(("127.0.0.1", port)):
             pass
-        raw = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-        try:
-            raw.connect(("127.0.0.1", port))
-        finally:
-            raw.close()
+        with socket.socket() as raw:
+            assert raw.connect_ex(("127.0.0.1", port)) == 0
     connects = [args[1] for event, args in socket_events if event == "socket.connect"]
     assert connects == [("127.0.0.1", port), ("127.0.0.1", port)]

@@ -18,13 +18,13 @@ from azimds.emulator.profile import default_profile
 from azimds.facts.model import Instance, normalize
 from azimds.facts.shapes import ansible_facts, cloud_init_metadata, salt_grains
 from azimds.imds import versions
+from pythons import SHIPPED_VERSIONS, python_or_skip
 
 NEWEST_DOC: Dict[str, Any] = default_profile().instance
 SUB = "8d10da13-8125-4ba9-a717-bf7490507b3d"
 RG_PATH = f"/subscriptions/{SUB}/resourceGroups/myrg/providers/Microsoft.Compute"
 KEY = NEWEST_DOC["compute"]["publicKeys"][0]["keyData"]
 TAGS = {"Department": "IT", "Environment": "Prod", "Role": "WorkerRole"}
-PYTHON38 = Path("/root/.pyenv/versions/3.8.18/bin/python")
 
 
 def doc_at(version: str) -> Dict[str, Any]:
@@ -146,6 +146,7 @@ REST = {
     "public_keys": [{"key_data": KEY, "path": "/home/azureuser/.ssh/authorized_keys"}],
     "tags": TAGS,
     "tag_warnings": [],
+    "field_warnings": [],
 }
 
 
@@ -402,67 +403,79 @@ def test_vocabulary_salt_column_names_real_grains() -> None:
             node = node[key]
 
 
-# --- Python 3.8, standard library only -----------------------------------------------------
-# The modules shipped to Ansible targets, copied alone into a package and run by Python 3.8
-# without site-packages: the child prunes the newest document to the version itself
-# (versions.py), normalizes it and prints every shape, which must equal ours.
+# --- Python 3.8 to 3.13, standard library only ---------------------------------------------
+# The shipped packages, copied alone into a package and run by each Python without
+# site-packages: the child prunes the newest document to each version itself (versions.py),
+# normalizes it and prints every shape, which must equal ours.
 
 CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from azimds.facts import model, shapes
 from azimds.imds import versions
-document = versions.document_at(json.load(open(sys.argv[2])), sys.argv[3])
-instance = model.normalize(document, sys.argv[3])
+shaped = {}
+for version in sys.argv[3:]:
+    document = versions.document_at(json.load(open(sys.argv[2])), version)
+    instance = model.normalize(document, version)
+    shaped[version] = {
+        "ansible": shapes.ansible_facts(instance, include_secrets=True),
+        "salt": shapes.salt_grains(instance),
+        "cloud_init": shapes.cloud_init_metadata(instance),
+    }
 print(json.dumps({
-    "python": list(sys.version_info[:2]),
-    "ansible": shapes.ansible_facts(instance, include_secrets=True),
-    "salt": shapes.salt_grains(instance),
-    "cloud_init": shapes.cloud_init_metadata(instance),
+    "python": "%d.%d" % sys.version_info[:2],
+    "shaped": shaped,
     "loaded": sorted(m for m in sys.modules if m.startswith("azimds")),
 }))
 """
 
 
-@pytest.mark.skipif(not PYTHON38.exists(), reason=f"{PYTHON38} is not installed")
-@pytest.mark.parametrize("version", ["2017-08-01", versions.NEWEST])
-def test_python38_with_the_standard_library_only_gives_the_same_shapes(
-    tmp_path: Path, version: str
+@pytest.mark.parametrize("python_version", SHIPPED_VERSIONS)
+def test_every_python_with_the_standard_library_only_gives_the_same_shapes(
+    tmp_path: Path, python_version: str
 ) -> None:
+    python = python_or_skip(python_version)
     package = tmp_path / "azimds"
     package.mkdir()
     (package / "__init__.py").write_text("")
     source = Path(azimds.__file__).parent
     for name in azimds.SHIPPED_PACKAGES:
-        shutil.copytree(source / name, package / name)
+        shutil.copytree(source / name, package / name, ignore=shutil.ignore_patterns("*.pyc"))
     newest = copy.deepcopy(NEWEST_DOC)
     newest["compute"]["userData"] = base64.b64encode(b"#cloud-config\n").decode()
     (tmp_path / "doc.json").write_text(json.dumps(newest))
+    api_versions = ["2017-08-01", versions.NEWEST]
 
     # -I: no environment, no user site; -S: no site-packages at all, only the standard library.
     run = subprocess.run(
-        [str(PYTHON38), "-I", "-S", "-c", CHILD, str(tmp_path), str(tmp_path / "doc.json"),
-         version],
+        [python, "-I", "-S", "-c", CHILD, str(tmp_path), str(tmp_path / "doc.json"),
+         *api_versions],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     child = json.loads(run.stdout)
-    instance = normalize(versions.document_at(newest, version), version)
-    assert child["python"] == [3, 8]
-    assert child["ansible"] == ansible_facts(instance, include_secrets=True)
-    assert child["salt"] == salt_grains(instance)
-    assert child["cloud_init"] == cloud_init_metadata(instance)
-    expected_user_data = {"text": "#cloud-config\n", "base64": "I2Nsb3VkLWNvbmZpZwo="}
-    assert child["ansible"]["user_data"] == (
-        expected_user_data if version >= "2021-01-01" else None
-    )
+    assert child["python"] == python_version
+    for version in api_versions:
+        instance = normalize(versions.document_at(newest, version), version)
+        shaped = child["shaped"][version]
+        assert shaped["ansible"] == ansible_facts(instance, include_secrets=True)
+        assert shaped["salt"] == salt_grains(instance)
+        assert shaped["cloud_init"] == cloud_init_metadata(instance)
+        expected_user_data = {"text": "#cloud-config\n", "base64": "I2Nsb3VkLWNvbmZpZwo="}
+        assert shaped["ansible"]["user_data"] == (
+            expected_user_data if version >= "2021-01-01" else None
+        )
+    # Normalizing and shaping load the facts package and only the parts of the wire it needs.
     assert child["loaded"] == [
         "azimds",
         "azimds.facts",
         "azimds.facts.model",
+        "azimds.facts.normalize",
         "azimds.facts.shapes",
         "azimds.facts.tags",
         "azimds.imds",
         "azimds.imds.errors",
+        "azimds.imds.paths",
+        "azimds.imds.printable",
         "azimds.imds.versions",
     ]

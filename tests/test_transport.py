@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from typing import Iterator, List
 
@@ -18,39 +16,7 @@ from azimds.imds.transport import (
     percent_encode,
     query_string,
 )
-
-
-class CannedServer:
-    """Answers each connection with fixed bytes, then closes; records what it received."""
-
-    def __init__(self, reply: bytes) -> None:
-        self.reply = reply
-        self.received: List[bytes] = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.port = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.received.append(data)
-                conn.sendall(self.reply)
-
-    def close(self) -> None:
-        self.listener.close()
+from canned_server import CannedServer
 
 
 @pytest.fixture
@@ -62,18 +28,18 @@ def canned() -> Iterator[List[CannedServer]]:
 
 
 def fetch(servers: List[CannedServer], reply: bytes, max_bytes: int = 1024) -> Response:
-    server = CannedServer(reply)
+    server = CannedServer([reply])
     servers.append(server)
     endpoint = parse_endpoint(f"http://127.0.0.1:{server.port}")
     return get(
         endpoint,
         "/metadata/x?a=1",
         {"Metadata": "true"},
-        2,
-        2,
-        time.monotonic() + 5,
-        time.monotonic,
-        max_bytes,
+        connect_timeout=2,
+        read_timeout=2,
+        deadline_at=time.monotonic() + 5,
+        clock=time.monotonic,
+        max_bytes=max_bytes,
     )
 
 
@@ -127,6 +93,15 @@ def test_repeated_headers_are_joined(canned: List[CannedServer]) -> None:
         (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "body cut short: 3 of 10 bytes"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "body cut short"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-6\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+6\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x6\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6_0\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", "bad chunk size"),
+        # Latin-1 (how header bytes are read) has digits str.isdigit() accepts: 0xB2 is "²".
+        (b"HTTP/1.1 2\xb20 OK\r\nContent-Length: 0\r\n\r\n", "not an HTTP/1.x status"),
+        (b"HTTP/1.1 \xb900 OK\r\nContent-Length: 0\r\n\r\n", "not an HTTP/1.x status"),
+        (b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", "not an HTTP/1.x status"),
         (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", "over 64 KiB"),
     ],
 )
@@ -150,8 +125,23 @@ def test_bodies_over_the_cap_are_refused(canned: List[CannedServer], stream: byt
         fetch(canned, stream, max_bytes=1024)
 
 
+def test_a_negative_chunk_cannot_sneak_a_body_past_the_cap(canned: List[CannedServer]) -> None:
+    # Read as -7, this would count 3 KB as minus 7 bytes and end the body at the "0" after it.
+    stream = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-7\r\n" + b"x" * 3000
+    with pytest.raises(TransportError, match="bad chunk size"):
+        fetch(canned, stream + b"0\r\n\r\n", max_bytes=1024)
+
+
+def test_chunk_sizes_in_either_case_with_leading_zeros(canned: List[CannedServer]) -> None:
+    stream = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0000A\r\n0123456789\r\nb\r\nabcdefghijk\r\n0\r\n\r\n"
+    )
+    assert fetch(canned, stream).body == b"0123456789abcdefghijk"
+
+
 def test_a_header_with_a_line_break_is_never_sent(canned: List[CannedServer]) -> None:
-    server = CannedServer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    server = CannedServer([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"])
     canned.append(server)
     endpoint = parse_endpoint(f"http://127.0.0.1:{server.port}")
     with pytest.raises(ValueError, match="line break"):
@@ -159,11 +149,11 @@ def test_a_header_with_a_line_break_is_never_sent(canned: List[CannedServer]) ->
             endpoint,
             "/x",
             {"X": "a\r\nInjected: 1"},
-            2,
-            2,
-            time.monotonic() + 5,
-            time.monotonic,
-            1024,
+            connect_timeout=2,
+            read_timeout=2,
+            deadline_at=time.monotonic() + 5,
+            clock=time.monotonic,
+            max_bytes=1024,
         )
 
 

@@ -277,6 +277,42 @@ def ansible_playbook(emulator: Emulator) -> None:
     print(f"  (exit code {result.returncode}; the emulator received {sent} request(s) for it)")
 
 
+def salt_grains(emulator: Emulator) -> None:
+    """Show salt-call loading the azure grain, in a private network with its own emulated VM.
+
+    Salt's core grains look up the host name in DNS, so Salt runs in a network namespace with
+    only loopback (``unshare -rn``) and an emulator of its own there; ``emulator`` is unused.
+    """
+    from .saltext import netns, sandbox
+
+    heading("Salt: the azure grain (salt-call --local, Salt installed with the dev extras)")
+    why_not = netns.available()
+    if why_not is not None:
+        print(f"  skipped: Salt runs here only in a private network namespace, and {why_not}")
+        return
+    with tempfile.TemporaryDirectory() as folder, netns.PrivateNetwork() as network:
+        vm = sandbox.EmulatorProcess(network, ["serve", "--port", "0", "--quiet"]).start()
+        root = Path(folder)
+        config = sandbox.write_config(root, sandbox.minion_settings(root, minion_id="demo"))
+        env = sandbox.environment(vm.base_url)
+        print(f"  (AZIMDS_ENDPOINT={vm.base_url}: the emulated VM; the minion config is in")
+        print(f"  {config}/minion, every path under {folder})")
+        for args in (
+            ["grains.get", "azure"],
+            ["grains.get", "azure:zone"],
+            ["match.grain", "azure:tags:Environment:Prod"],
+        ):
+            print(f"$ salt-call --local {' '.join(args)}")
+            command = sandbox.salt_call_command(config, *args, output="nested")
+            done = network.run(command, env=env, capture_output=True, text=True)
+            lines = (done.stdout + done.stderr).rstrip().splitlines()
+            for line in lines[:40]:
+                print(f"     {line}")
+            if len(lines) > 40:
+                print(f"     ... ({len(lines) - 40} more lines)")
+        print(f"  ({vm.instance_requests()} request to IMDS: the later calls read the cache)")
+
+
 # --- cloud-init ------------------------------------------------------------------------------
 
 # Run by the cloud-init found in AZIMDS_DEMO_CLOUD_INIT (make demo points it at Debian's newest,
@@ -348,8 +384,16 @@ SECTIONS: List[Callable[[Emulator], None]] = [
     maintenance_window,
     ansible_playbook,
     ansible_inventory,
+    salt_grains,
     cloud_init,
 ]
+
+# The last words: only what a user can do now (tests/test_demo.py holds them to it).
+CLOSING = """
+Done. To try it yourself:
+  azimds emulator serve &
+  AZIMDS_ENDPOINT=http://127.0.0.1:8169 azimds facts -o table
+Every command and exit code: docs/cli.md; the emulator: docs/emulator.md."""
 
 
 def main() -> int:
@@ -365,7 +409,7 @@ def main() -> int:
             section(emulator)
         with tempfile.TemporaryDirectory() as folder:
             attestation(emulator, Path(folder) / "emulator-root.pem")
-    print("\nDone. Next: README.md shows each integration on a real VM.")
+    print(CLOSING)
     return 0
 
 

@@ -46,11 +46,11 @@ def get(url: str, *, headers: Mapping[str, str], timeout: float, max_bytes: int)
             endpoint,
             target,
             headers,
-            timeout,
-            timeout,
-            started + timeout,
-            time.monotonic,
-            max_bytes,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            deadline_at=started + timeout,
+            clock=time.monotonic,
+            max_bytes=max_bytes,
         )
     except transport.TransportError as exc:
         raise HTTPGetError(f"GET {url} failed: {exc.outcome}") from None

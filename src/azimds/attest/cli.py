@@ -12,7 +12,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, List, Optional, TextIO
 
-from .errors import AttestError, all_errors
+from ..cli import exits
+from .errors import AttestError, FetchError, all_errors
 from .fetcher import DEFAULT_TIMEOUT, fetch
 from .spec import CLOUD_DOMAINS, NonceError, UnknownCloudError, utc
 
@@ -20,19 +21,33 @@ if TYPE_CHECKING:  # these need cryptography; the handlers import them when they
     from .result import VerifiedDocument
     from .trust import TrustStore
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_NOT_ON_AZURE = 3  # as for every azimds command: nothing was sent
+EXIT_OK = exits.OK
+EXIT_USAGE = exits.USAGE
+EXIT_NOT_ON_AZURE = exits.NOT_ON_AZURE  # as for every azimds command: nothing was sent
 
-_CODES = "\n".join(f"  {e.exit_code:>3}  {e.code}" for e in all_errors())
-EPILOG = f"""\
-exit codes:
-    0  verified (attest without --verify: fetched)
-    2  bad arguments or unreadable input
-    3  not on Azure and no --endpoint: nothing was sent
-{_CODES}
-
-Documentation: docs/attestation.md"""
+# Only attest fetches: verify never returns 3 (not on Azure) or the fetch's exit code.
+_REJECTIONS = [(e.exit_code, e.code) for e in all_errors() if e is not FetchError]
+ATTEST_EPILOG = exits.help_text(
+    [
+        (exits.OK, "verified (without --verify: fetched)"),
+        (exits.USAGE, "bad arguments or unreadable input"),
+        (exits.NOT_ON_AZURE, "not on Azure and no --endpoint: nothing was sent"),
+        (FetchError.exit_code, FetchError.code),
+        *_REJECTIONS,
+        exits.OUTPUT_FAILED,
+        exits.INTERRUPTED,
+    ]
+)
+VERIFY_EPILOG = exits.help_text(
+    [
+        (exits.OK, "verified"),
+        (exits.USAGE, "bad arguments or unreadable input"),
+        *_REJECTIONS,
+        exits.OUTPUT_FAILED,
+        exits.INTERRUPTED,
+    ]
+)
+_DOCS = "\n\nDocumentation: docs/attestation.md"
 
 ATTEST_HELP = """\
 Fetch this VM's attested document from IMDS with a fresh, unpredictable nonce and print it,
@@ -110,7 +125,7 @@ def register(subparsers: Any) -> None:
         parents=[checks],
         help="fetch (and verify) this VM's attested document",
         description=ATTEST_HELP,
-        epilog=EPILOG,
+        epilog=ATTEST_EPILOG + _DOCS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     attest.add_argument(
@@ -140,7 +155,7 @@ def register(subparsers: Any) -> None:
         parents=[checks],
         help="verify an attested document",
         description=VERIFY_HELP,
-        epilog=EPILOG,
+        epilog=VERIFY_EPILOG + _DOCS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("file", metavar="FILE", help="JSON response or base64 signature; - = stdin")

@@ -1,66 +1,171 @@
 """The IMDS sub-commands of ``azimds``: get, facts, tags, versions, detect.
 
-Each prints a readable table on a terminal and JSON when piped or asked (``-o json``), and
-returns an exit code; see ``EXIT_CODES`` and docs/cli.md.
+Each prints a readable table on a terminal and JSON when piped or asked (``-o json``), through
+``output.py``, and returns an exit code (``exits.py``; docs/cli.md).
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import math
 import sys
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
-from ..imds import jsontext, versions
-from ..imds.client import Client, field_path, split_path
+from ..imds import paths, versions
+from ..imds.client import Client
 from ..imds.detect import detect
-from ..imds.errors import (
-    AzimdsError,
-    BadRequest,
-    MalformedResponse,
-    NotFound,
-    NotOnAzure,
-    Redirected,
-    Unavailable,
-    VersionNotAvailable,
-)
-from .cmdline import Command, Option, Positional, Values, add_parser
+from ..imds.errors import AzimdsError
+from . import exits, output
 
-TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_NOT_ON_AZURE = 3
-EXIT_UNAVAILABLE = 4
-EXIT_NOT_FOUND = 5
-EXIT_REJECTED = 6
-EXIT_VERSION = 7
-EXIT_BAD_RESPONSE = 8
-
-# Error class -> exit code; the first matching row wins (subclasses before their bases).
-EXIT_CODES: Tuple[Tuple[Type[AzimdsError], int], ...] = (
-    (NotOnAzure, EXIT_NOT_ON_AZURE),
-    (Unavailable, EXIT_UNAVAILABLE),
-    (NotFound, EXIT_NOT_FOUND),
-    (BadRequest, EXIT_REJECTED),
-    (VersionNotAvailable, EXIT_VERSION),
-    (Redirected, EXIT_BAD_RESPONSE),
-    (MalformedResponse, EXIT_BAD_RESPONSE),
-)
-
-EPILOG = """\
+EPILOG = f"""\
 The endpoint is found without network traffic: --endpoint, else AZIMDS_ENDPOINT, else
 http://169.254.169.254 when this machine is an Azure VM (DMI chassis asset tag). Off Azure,
 nothing is sent. AZIMDS_DISABLE=1 turns every request off.
 
-Exit codes: 0 done; 2 usage error; 3 not on Azure (nothing sent); 4 IMDS unavailable (every
-attempt failed or the deadline passed); 5 no such element (404); 6 request rejected (other 4xx);
-7 api-version not available; 8 unusable response (malformed, too large, redirect).
+{
+    exits.help_text(
+        [
+            exits.OK,
+            exits.USAGE,
+            exits.NOT_ON_AZURE,
+            exits.UNAVAILABLE,
+            exits.NOT_FOUND,
+            exits.REJECTED,
+            exits.VERSION,
+            exits.BAD_RESPONSE,
+            exits.OUTPUT_FAILED,
+            exits.INTERRUPTED,
+        ]
+    )
+}
 """
+
+DETECT_EPILOG = exits.help_text(
+    [
+        (exits.OK, "this machine would talk to IMDS"),
+        (exits.USAGE, "a malformed --endpoint, AZIMDS_ENDPOINT or AZIMDS_DISABLE"),
+        (exits.NOT_ON_AZURE, "it would not (off Azure, or AZIMDS_DISABLE is set)"),
+    ]
+)
+
+GET_DESCRIPTION = """\
+Print one node of the instance metadata (all of it without PATH), as IMDS serves it.
+
+Examples:
+  azimds get                         the whole instance document (JSON)
+  azimds get compute/zone            one value, printed as text
+  azimds get network/interface/0     array elements are numbered from 0
+  azimds get compute --format text   the names under compute, one per line"""
+
+
+def register(commands: Any) -> None:
+    """Add get, facts, tags, versions and detect to the sub-commands of ``azimds``."""
+    talks = argparse.ArgumentParser(add_help=False)  # the options of every command that asks
+    talks.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="IMDS base URL, e.g. http://127.0.0.1:8169 for the emulator (default: "
+        "AZIMDS_ENDPOINT, or 169.254.169.254 on an Azure VM)",
+    )
+    talks.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=90.0,
+        metavar="SECONDS",
+        help="give up after this long, retries included (default: %(default)g)",
+    )
+    talks.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print each request to IMDS on stderr (status, time, request id)",
+    )
+    shown = argparse.ArgumentParser(add_help=False)
+    shown.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        help="table (default on a terminal) or json (default when piped)",
+    )
+
+    def add(name: str, summary: str, description: str, parents: Sequence[Any]) -> Any:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            epilog=DETECT_EPILOG if name == "detect" else EPILOG,
+            parents=parents,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    get = add(
+        "get", "print a part of the instance metadata as IMDS serves it", GET_DESCRIPTION, [talks]
+    )
+    get.add_argument(
+        "path",
+        nargs="?",
+        default="",
+        metavar="PATH",
+        help="node under /metadata/instance, e.g. compute/vmSize",
+    )
+    get.add_argument(
+        "--format",
+        choices=("json", "text"),
+        help="ask IMDS for json or text (default: json, text for a single value)",
+    )
+    get.add_argument(
+        "--api-version", metavar="V", help="use this api-version instead of negotiating one"
+    )
+    get.set_defaults(handler=run_get)
+
+    facts = add(
+        "facts",
+        "print the normalized facts, as Ansible, Salt or cloud-init see them",
+        "Fetch the instance document once, normalize it, and print it in the shape a tool\n"
+        "sees: Ansible facts (azure_imds), Salt grains (azure) or cloud-init metadata.\n"
+        "customData and userData are never printed; a field that cannot be read is left out\n"
+        "with a warning on stderr, and every other fact is still printed.\n\n"
+        "Example:\n  azimds facts --for salt -o json",
+        [talks, shown],
+    )
+    facts.add_argument(
+        "--for",
+        dest="target",
+        choices=("ansible", "salt", "cloud-init"),
+        default="ansible",
+        help="whose shape (default: %(default)s)",
+    )
+    facts.set_defaults(handler=run_facts)
+
+    add(
+        "tags",
+        "print the VM's Azure tags",
+        "Print the VM's tags (from tagsList when IMDS offers it, else from the tags string;\n"
+        "anything ambiguous in that string is reported on stderr).",
+        [talks, shown],
+    ).set_defaults(handler=run_tags)
+
+    add(
+        "versions",
+        "list the api-versions this IMDS offers",
+        "List the api-versions this IMDS offers, whether azimds knows each, and the one\n"
+        "azimds uses (the newest both know).",
+        [talks, shown],
+    ).set_defaults(handler=run_versions)
+
+    detect_parser = add(
+        "detect",
+        "say whether this machine is an Azure VM (sends nothing)",
+        "Say whether azimds would talk to IMDS here, and why. Sends nothing: it reads the\n"
+        "environment (AZIMDS_DISABLE, AZIMDS_ENDPOINT) and the DMI chassis asset tag.",
+        [shown],
+    )
+    detect_parser.add_argument("--endpoint", metavar="URL", help="an explicit IMDS base URL")
+    detect_parser.set_defaults(handler=run_detect)
 
 
 def _seconds(text: str) -> float:
-    """Return ``text`` as a positive number of seconds.
+    """Return ``text`` as a positive, finite number of seconds.
 
     Raises:
         argparse.ArgumentTypeError: it is not one (argparse prints the message).
@@ -68,95 +173,64 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value > 0:
-        import argparse  # only on this error path: see azimds/cli/cmdline.py
-
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
 
 
-ENDPOINT = Option(
-    "--endpoint",
-    metavar="URL",
-    help="IMDS base URL, e.g. http://127.0.0.1:8169 for the emulator (default: "
-    "AZIMDS_ENDPOINT, or 169.254.169.254 on an Azure VM)",
-)
-TIMEOUT = Option(
-    "--timeout",
-    convert=_seconds,
-    default=90.0,
-    metavar="SECONDS",
-    help="give up after this long, retries included (default: %(default)g)",
-)
-VERBOSE = Option(
-    "-v",
-    "--verbose",
-    switch=True,
-    help="print each request to IMDS on stderr (status, time, request id)",
-)
-OUTPUT = Option(
-    "-o",
-    "--output",
-    choices=("table", "json"),
-    help="table (default on a terminal) or json (default when piped)",
-)
+def run_get(args: argparse.Namespace) -> int:
+    """``azimds get [PATH]``: print a node as IMDS serves it; return the exit code."""
 
-
-def _run_get(args: Values) -> int:
-    def work() -> int:
-        segments = split_path(args.path)
-        needs = [field_path(segments)] if segments else []
-        client = _client(args, api_version=args.api_version, needs=needs)
+    def work(status: output.StatusLine) -> int:
+        segments = paths.split_path(args.path)
+        needs = [paths.field_path(segments)] if segments else []
+        client = _client(args, status, api_version=args.api_version, needs=needs)
+        client.check_path(args.path)
         if args.format is not None or not segments:
             node = client.get(args.path, format=args.format or "json")
-            _print_node(node.value, as_text=args.format == "text")
-            return EXIT_OK
+            _write_node(node.value, as_text=args.format == "text")
+            return exits.OK
         # Without --format, ask for the parent node as JSON and pick the child locally: one
         # request whether the child is a node or a single value (which IMDS serves only as
         # text), so no second request is needed to find out which it is.
         parent = client.get("/".join(segments[:-1]), format="json")
-        found, value = _child(parent.value, segments[-1])
+        found, value = paths.child(parent.value, segments[-1])
         if not found:
+            status.clear()
             where = "/".join(segments[:-1]) or "the instance document"
-            print(
-                f"azimds: no element '{segments[-1]}' under {where} at api-version "
-                f"{parent.api_version}; names are case-sensitive: "
-                f"azimds get {'/'.join(segments[:-1])} --format text lists them",
-                file=sys.stderr,
+            names = paths.child_names(parent.value)
+            output.say(
+                f"no element '{segments[-1]}' under {where} at api-version "
+                f"{parent.api_version}; it has: {', '.join(names) or 'nothing'} (names are "
+                "case-sensitive, array elements are numbered from 0)"
             )
-            return EXIT_NOT_FOUND
-        _print_node(value, as_text=not isinstance(value, (dict, list)))
-        return EXIT_OK
+            return exits.NOT_FOUND
+        _write_node(value, as_text=not isinstance(value, (dict, list)))
+        return exits.OK
 
     return _guarded(work)
 
 
-def _child(node: Any, segment: str) -> Tuple[bool, Any]:
-    """Return (found, value) of ``segment`` (a key, or an index into a list) under ``node``."""
-    if isinstance(node, dict) and segment in node:
-        return True, node[segment]
-    if isinstance(node, list) and segment.isascii() and segment.isdigit():
-        index = int(segment)
-        if index < len(node):
-            return True, node[index]
-    return False, None
+def _write_node(value: Any, as_text: bool) -> None:
+    if not as_text:
+        output.write_json(value)
+    elif isinstance(value, str):
+        output.write_text(value)
+    else:  # a number, boolean or null where IMDS would serve a string: show it as JSON does
+        output.write_json(value)
 
 
-def _print_node(value: Any, as_text: bool) -> None:
-    if as_text:
-        text = str(value)
-        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
-    else:
-        _print_json(value)
+def run_facts(args: argparse.Namespace) -> int:
+    """``azimds facts``: print the normalized facts in a tool's shape; return the exit code."""
 
-
-def _run_facts(args: Values) -> int:
-    def work() -> int:
+    def work(status: output.StatusLine) -> int:
         from ..facts import model, shapes
 
-        document = _client(args).instance()
+        document = _client(args, status).instance()
         instance = model.normalize(document.data, document.api_version)
+        status.clear()
+        _warn_all(instance.field_warnings, instance.tag_warnings)
         shaper: Dict[str, Callable[[model.Instance], Dict[str, Any]]] = {
             "ansible": shapes.ansible_facts,
             "salt": shapes.salt_grains,
@@ -164,61 +238,77 @@ def _run_facts(args: Values) -> int:
         }
         facts = shaper[args.target](instance)
         if _wants_json(args):
-            _print_json(facts)
+            output.write_json(facts)
         else:
-            _print_table(("FACT", "VALUE"), list(_flatten(facts)))
-        return EXIT_OK
+            output.write_table(("FACT", "VALUE"), list(output.flatten(facts)))
+        return exits.OK
 
     return _guarded(work)
 
 
-def _run_tags(args: Values) -> int:
-    def work() -> int:
+def run_tags(args: argparse.Namespace) -> int:
+    """``azimds tags``: print the VM's tags; return the exit code."""
+
+    def work(status: output.StatusLine) -> int:
         from ..facts import model
 
-        document = _client(args).instance()
+        document = _client(args, status).instance()
         instance = model.normalize(document.data, document.api_version)
+        status.clear()
+        _warn_all(instance.field_warnings, instance.tag_warnings)
         tags = instance.tags or {}
-        for warning in instance.tag_warnings:
-            print(f"azimds: warning: {warning}", file=sys.stderr)
         if _wants_json(args):
-            _print_json(tags)
+            output.write_json(tags)
         elif tags:
-            _print_table(("NAME", "VALUE"), sorted(tags.items(), key=lambda t: t[0].lower()))
+            rows = sorted(tags.items(), key=lambda tag: tag[0].lower())
+            output.write_table(("NAME", "VALUE"), rows)
         else:
-            print("(no tags)")
-        return EXIT_OK
+            output.write_text("(no tags)")
+        return exits.OK
 
     return _guarded(work)
 
 
-def _run_versions(args: Values) -> int:
-    def work() -> int:
-        offered = _client(args).versions()
+def _warn_all(*warnings: Iterable[str]) -> None:
+    for group in warnings:
+        for warning in group:
+            output.warn(warning)
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    """``azimds versions``: list the api-versions on offer; return the exit code."""
+
+    def work(status: output.StatusLine) -> int:
+        offered = _client(args, status).versions()
         chosen = versions.newest_common(offered)
+        status.clear()
         if _wants_json(args):
-            _print_json({"offered": offered, "used": chosen, "azimds_newest": versions.NEWEST})
-            return EXIT_OK
-        rows = [
-            (v, "yes" if versions.is_known(v) else "no", "<- used" if v == chosen else "")
-            for v in offered
-        ]
-        _print_table(("API-VERSION", "KNOWN TO AZIMDS", ""), rows)
+            output.write_json(
+                {"offered": offered, "used": chosen, "azimds_newest": versions.NEWEST}
+            )
+        else:
+            rows = [
+                (v, "yes" if versions.is_known(v) else "no", "<- used" if v == chosen else "")
+                for v in offered
+            ]
+            output.write_table(("API-VERSION", "KNOWN TO AZIMDS", ""), rows)
         if chosen is None:
-            print("azimds knows none of these; upgrade azimds.", file=sys.stderr)
-            return EXIT_VERSION
-        return EXIT_OK
+            output.say("azimds knows none of these api-versions; upgrade azimds")
+            return exits.VERSION
+        return exits.OK
 
     return _guarded(work)
 
 
-def _run_detect(args: Values) -> int:
-    def work() -> int:
+def run_detect(args: argparse.Namespace) -> int:
+    """``azimds detect``: say whether and where azimds would talk to IMDS; sends nothing."""
+
+    def work(status: output.StatusLine) -> int:
         found = detect(args.endpoint)
         if _wants_json(args):
-            _print_json(found._asdict())
+            output.write_json(found._asdict())
         else:
-            _print_table(
+            output.write_table(
                 ("", ""),
                 [
                     ("on Azure", "yes" if found.on_azure else "no"),
@@ -228,183 +318,46 @@ def _run_detect(args: Values) -> int:
                 ],
                 header=False,
             )
-        return EXIT_OK if found.on_azure else EXIT_NOT_ON_AZURE
+        return exits.OK if found.on_azure else exits.NOT_ON_AZURE
 
     return _guarded(work)
 
 
-COMMANDS: Dict[str, Command] = {
-    command.name: command
-    for command in (
-        Command(
-            "get",
-            "print a part of the instance metadata as IMDS serves it",
-            "Print one node of the instance metadata (all of it without PATH), as IMDS serves "
-            "it.\n\n"
-            "Examples:\n"
-            "  azimds get                         the whole instance document (JSON)\n"
-            "  azimds get compute/zone            one value, printed as text\n"
-            "  azimds get network/interface/0     array elements are numbered from 0\n"
-            "  azimds get compute --format text   the names under compute, one per line",
-            _run_get,
-            [
-                ENDPOINT,
-                TIMEOUT,
-                VERBOSE,
-                Option(
-                    "--format",
-                    choices=("json", "text"),
-                    help="ask IMDS for json or text (default: json, text for a single value)",
-                ),
-                Option(
-                    "--api-version",
-                    metavar="V",
-                    help="use this api-version instead of negotiating one",
-                ),
-            ],
-            Positional(
-                "path", metavar="PATH", help="node under /metadata/instance, e.g. compute/vmSize"
-            ),
-            EPILOG,
-        ),
-        Command(
-            "facts",
-            "print the normalized facts, as Ansible, Salt or cloud-init see them",
-            "Fetch the instance document once, normalize it, and print it in the shape a tool\n"
-            "sees: Ansible facts (azure_imds), Salt grains (azure) or cloud-init metadata.\n"
-            "customData and userData are never printed.\n\n"
-            "Example:\n  azimds facts --for salt -o json",
-            _run_facts,
-            [
-                ENDPOINT,
-                TIMEOUT,
-                VERBOSE,
-                OUTPUT,
-                Option(
-                    "--for",
-                    dest="target",
-                    choices=("ansible", "salt", "cloud-init"),
-                    default="ansible",
-                    help="whose shape (default: %(default)s)",
-                ),
-            ],
-            epilog=EPILOG,
-        ),
-        Command(
-            "tags",
-            "print the VM's Azure tags",
-            "Print the VM's tags (from tagsList when IMDS offers it, else from the tags string;\n"
-            "anything ambiguous in that string is reported on stderr).",
-            _run_tags,
-            [ENDPOINT, TIMEOUT, VERBOSE, OUTPUT],
-            epilog=EPILOG,
-        ),
-        Command(
-            "versions",
-            "list the api-versions this IMDS offers",
-            "List the api-versions this IMDS offers, whether azimds knows each, and the one\n"
-            "azimds uses (the newest both know).",
-            _run_versions,
-            [ENDPOINT, TIMEOUT, VERBOSE, OUTPUT],
-            epilog=EPILOG,
-        ),
-        Command(
-            "detect",
-            "say whether this machine is an Azure VM (sends nothing)",
-            "Say whether azimds would talk to IMDS here, and why. Sends nothing: it reads the\n"
-            "environment (AZIMDS_DISABLE, AZIMDS_ENDPOINT) and the DMI chassis asset tag.\n"
-            "Exits 0 when it would talk to IMDS, 3 when not.",
-            _run_detect,
-            [OUTPUT, Option("--endpoint", metavar="URL", help="an explicit IMDS base URL")],
-            epilog=EPILOG,
-        ),
-    )
-}
-
-
-def register(subparsers: Any) -> None:
-    """Add get, facts, tags, versions and detect to the argparse ``subparsers`` of ``azimds``."""
-    for command in COMMANDS.values():
-        add_parser(subparsers, command)
-
-
-def _client(args: Values, api_version: Optional[str] = None, needs: Sequence[str] = ()) -> Client:
-    trace = _to_stderr if args.verbose else None
+def _client(
+    args: argparse.Namespace,
+    status: output.StatusLine,
+    api_version: Optional[str] = None,
+    needs: Sequence[str] = (),
+) -> Client:
+    """Return the client for ``args``: -v traces each request, a terminal shows retries."""
     return Client(
-        args.endpoint, api_version=api_version, needs=needs, deadline=args.timeout, trace=trace
+        args.endpoint,
+        api_version=api_version,
+        needs=needs,
+        deadline=args.timeout,
+        trace=output.say if args.verbose else None,
+        progress=None if args.verbose else (lambda line: status.show(f"retrying: {line}")),
     )
 
 
-def _to_stderr(line: str) -> None:
-    print(f"azimds: {line}", file=sys.stderr)
-
-
-def _guarded(work: Callable[[], int]) -> int:
+def _guarded(work: Callable[[output.StatusLine], int]) -> int:
     """Run ``work``; turn azimds errors into a message on stderr and their exit code."""
+    status = output.StatusLine()
     try:
-        return work()
+        return work(status)
     except AzimdsError as exc:
-        print(f"azimds: {exc}", file=sys.stderr)
-        return exit_code(exc)
+        status.clear()
+        output.say(str(exc))
+        return exits.of_error(exc)
     except ValueError as exc:  # a malformed endpoint, api-version or AZIMDS_DISABLE
-        print(f"azimds: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:  # the reader went away (`azimds facts | head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        status.clear()
+        output.say(str(exc))
+        return exits.USAGE
+    finally:
+        status.clear()
 
 
-def exit_code(error: AzimdsError) -> int:
-    """Return the exit code of ``error`` (``EXIT_BAD_RESPONSE`` for unlisted kinds)."""
-    for kind, code in EXIT_CODES:
-        if isinstance(error, kind):
-            return code
-    return EXIT_BAD_RESPONSE
-
-
-def _wants_json(args: Values) -> bool:
+def _wants_json(args: argparse.Namespace) -> bool:
     if args.output is not None:
         return bool(args.output == "json")
     return not sys.stdout.isatty()
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(jsontext.dumps(value) + "\n")
-
-
-def _flatten(value: Any, prefix: str = "") -> Any:
-    """Yield (dotted key, shown value) for every leaf of nested dicts and lists."""
-    if isinstance(value, dict) and value:
-        for key, item in value.items():
-            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(value, list) and value:
-        for index, item in enumerate(value):
-            yield from _flatten(item, f"{prefix}.{index}" if prefix else str(index))
-    else:
-        yield prefix, _shown(value)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value == {} or value == []:
-        return "(none)"
-    return str(value)
-
-
-def _print_table(
-    headings: Sequence[str], rows: Sequence[Sequence[Any]], header: bool = True
-) -> None:
-    lines: List[Sequence[str]] = [headings] if header else []
-    lines += [[_printable(str(cell)) for cell in row] for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(headings))]
-    for line in lines:
-        cells = [cell.ljust(width) for cell, width in zip(line, widths)]
-        sys.stdout.write("  ".join(cells).rstrip() + "\n")
-
-
-def _printable(text: str) -> str:
-    """Return ``text`` without control characters, so a value cannot garble the terminal."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)

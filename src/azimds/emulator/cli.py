@@ -10,6 +10,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from ..cli import exits
+
 if TYPE_CHECKING:  # the handlers import these when they run, keeping `azimds --help` fast
     from .profile import VMProfile
     from .server import Emulator
@@ -159,7 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail(f"--fault must be a JSON object: {exc}")
     emulator = _build(args, [profile])
     if emulator is None:
-        return 2
+        return exits.USAGE
     for fault in faults:
         emulator.add_fault(fault)
 
@@ -183,7 +185,7 @@ def _fleet(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     emulator = _build(args, profiles, addressing=args.addressing)
     if emulator is None:
-        return 2
+        return exits.USAGE
 
     def announce() -> None:
         emulator.write_manifest(args.manifest)
@@ -238,9 +240,9 @@ def _run(emulator: Emulator, args: argparse.Namespace, announce: Any) -> int:
         stop.wait()
     finally:
         emulator.stop()
-    return 0
+    return exits.OK
 
 
 def _fail(message: str) -> int:
     print(f"azimds emulator: {message}", file=sys.stderr)
-    return 2
+    return exits.USAGE

@@ -2,23 +2,30 @@
 
 ``imds`` yields a running one-VM emulator with the default profile. ``imds_factory(profile=...,
 **kwargs)`` starts more (a mapping is read as a profile over the default); all stop at teardown.
+
+pytest loads this plugin in every environment where azimds is installed, with or without the
+``emulator`` extra: the emulator itself is imported when a fixture is used.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Optional, Union
 
 import pytest
 
-from .profile import VMProfile, profile_from_mapping
-from .server import Emulator
+if TYPE_CHECKING:
+    from .profile import VMProfile
+    from .server import Emulator
 
-EmulatorFactory = Callable[..., Emulator]
+EmulatorFactory = Callable[..., "Emulator"]
 
 
 @pytest.fixture
 def imds_factory() -> Iterator[EmulatorFactory]:
     """Yield a function that starts an emulator for a profile (VMProfile or mapping)."""
+    from .profile import profile_from_mapping
+    from .server import Emulator
+
     started: List[Emulator] = []
 
     def start(

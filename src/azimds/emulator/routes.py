@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..imds import versions
+from ..imds.paths import walk
+from ..imds.printable import printable
 from .profile import VMProfile
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -146,7 +148,7 @@ class VMRoutes:
         segments = [s for s in rest.split("/")] if rest else []
         if segments and segments[-1] == "":
             segments.pop()  # a trailing slash names the same node
-        found, node = _walk(self.document(version), segments)
+        found, node = walk(self.document(version), segments)
         if not found:
             shown = "/".join(["instance", *segments])
             return error(404, f"Not found. '{clip(shown)}' does not exist at api-version {version}")
@@ -176,24 +178,6 @@ def _one(query: Mapping[str, List[str]], name: str) -> Optional[str]:
     return values[0] if values else None
 
 
-def _walk(node: Any, segments: List[str]) -> Tuple[bool, Any]:
-    """Return (found, node) after following ``segments`` (keys, or indices into arrays)."""
-    for segment in segments:
-        if isinstance(node, dict) and segment in node:
-            node = node[segment]
-        elif (
-            isinstance(node, list)
-            and segment.isascii()  # not a superscript two (int() fails) or an Arabic-Indic zero
-            and segment.isdigit()
-            and len(segment) < 10  # int() refuses more than 4300 digits
-            and int(segment) < len(node)
-        ):
-            node = node[int(segment)]
-        else:
-            return False, None
-    return True, node
-
-
 def _text(node: Any) -> str:
     """Return the text form of a node: a leaf's value, or a listing of a node's children.
 
@@ -210,5 +194,4 @@ def _text(node: Any) -> str:
 
 def clip(text: str, limit: int = 120) -> str:
     """Return ``text`` short and printable, for echoing a client's input in an error or log."""
-    printable = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return printable if len(printable) <= limit else printable[:limit] + "..."
+    return printable(text, limit=limit)

@@ -7,7 +7,7 @@ customData and userData are left out unless asked for with ``include_secrets=Tru
 is None or ``{"text": <str or None>, "base64": <str>}``: ``text`` is the decoded text (None
 when the data is not UTF-8), ``base64`` always holds the raw bytes.
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ and ``tags`` (2017-08-01+), one string ``name:value;name:value``. Azure lets nam
 contain ``:`` and ``;``, so the string is ambiguous; ``tagsList`` is used whenever present and
 the string only as a fallback, split as well as it can be, saying what was doubtful.
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from ..imds.errors import MalformedDocument
+from ..imds.paths import element_at, key_path
 
 if TYPE_CHECKING:
     from typing import TypeGuard  # Python 3.10+: for the type checker only
@@ -75,12 +76,12 @@ def parse_tags_list(items: Any) -> ParsedTags:
     pairs: List[Tuple[str, str]] = []
     for index, item in enumerate(items):
         if not is_json_object(item):
-            where = f"compute.tagsList[{index}]"
+            where = element_at("compute.tagsList", index)
             raise MalformedTags(where, f"must be a {{name, value}} object, found {json_kind(item)}")
         for key in ("name", "value"):
             if not isinstance(item.get(key), str):
                 found = json_kind(item[key]) if key in item else "nothing"
-                where = f"compute.tagsList[{index}].{key}"
+                where = key_path(element_at("compute.tagsList", index), key)
                 raise MalformedTags(where, f"must be a string, found {found}")
         pairs.append((item["name"], item["value"]))
     return _collect(pairs, [], SOURCE_LIST)

@@ -10,20 +10,19 @@ The order, first match wins:
    is Azure's ``7783-7084-3265-9085-8269-3286-77``: talk to http://169.254.169.254.
 5. Otherwise: not on Azure.
 
-Detection reads one small file at most and never opens a socket.
+An endpoint, given or from the environment, must be ``http://HOST[:PORT]`` (``endpoint.py``):
+a malformed one is an error here, before anything else looks at it. Detection reads one small
+file at most and never opens a socket.
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Mapping, NamedTuple, Optional
 
-from .record import Record
-
-TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
-if TYPE_CHECKING:
-    from typing import Mapping, Optional
+from .endpoint import parse_endpoint
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
 AZURE_CHASSIS_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
@@ -37,7 +36,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
-class Detection(Record):
+class Detection(NamedTuple):
     """The outcome of detection.
 
     Attributes:
@@ -67,7 +66,8 @@ def detect(
         A Detection; ``on_azure`` False means: send nothing.
 
     Raises:
-        ValueError: ``AZIMDS_DISABLE`` holds a value that is neither true nor false.
+        ValueError: ``AZIMDS_DISABLE`` holds a value that is neither true nor false, or the
+            endpoint (given, or from ``AZIMDS_ENDPOINT``) is not ``http://HOST[:PORT]``.
     """
     env = os.environ if environ is None else environ
     disable = env.get(ENV_DISABLE, "").strip().lower()
@@ -79,9 +79,11 @@ def detect(
             "(0, false, no, off, empty); fix or unset it"
         )
     if endpoint:
+        parse_endpoint(endpoint)
         return Detection(True, endpoint, "argument", f"endpoint {endpoint} was given")
     from_env = env.get(ENV_ENDPOINT, "").strip()
     if from_env:
+        parse_endpoint(from_env)
         return Detection(True, from_env, "environment", f"{ENV_ENDPOINT}={from_env} is set")
     tag_path = os.path.join(dmi_dir(env), "chassis_asset_tag")
     tag = read_asset_tag(tag_path)

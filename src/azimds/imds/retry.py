@@ -5,21 +5,18 @@
 process under IMDS's limit of 5 requests per second. Clocks, sleeps and randomness are
 injectable so that tests can run minutes of retrying in virtual time.
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
 
-import _thread
+import threading
 import time
+from typing import Callable, List, Optional
 
-TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
-if TYPE_CHECKING:
-    from typing import Callable, List, Optional
-
-    Clock = Callable[[], float]
-    Sleep = Callable[[float], None]
-    Random = Callable[[], float]
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+Random = Callable[[], float]
 
 
 class RetryPolicy:
@@ -150,7 +147,7 @@ def parse_retry_after(value: Optional[str], wall_now: Optional[float] = None) ->
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _is_digits(value):
         return float(value)
     when = _http_date(value)
     if when is None:
@@ -170,22 +167,28 @@ _MONTHS = {
 def _http_date(value: str) -> Optional[float]:
     """Return the epoch seconds of an IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT"), or None.
 
-    Hand-parsed: email.utils would cost a tenth of the command's start-up for a header IMDS
-    rarely sends.
+    Second 60 is a leap second. ``email.utils`` would also accept the obsolete date forms that
+    RFC 9110 asks recipients to parse but IMDS does not send.
     """
     parts = value.split()
     if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
         return None
     clock = parts[4].split(":")
     numbers = [parts[1], parts[3], *clock]
-    if len(clock) != 3 or not all(n.isascii() and n.isdigit() for n in numbers):
+    widths = [len(n) for n in numbers]  # day, year, hour, minute, second
+    if widths != [2, 4, 2, 2, 2] or not all(_is_digits(n) for n in numbers):
         return None
     day, year, hour, minute, second = (int(n) for n in numbers)
-    if not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+    if not (1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
         return None
-    import calendar  # only here: a date in Retry-After is rare, and calendar costs start-up
+    import calendar  # only here: a date in Retry-After is rare
 
     return float(calendar.timegm((year, _MONTHS[parts[2]], day, hour, minute, second)))
+
+
+def _is_digits(text: str) -> bool:
+    """Return True for ASCII digits only (``str.isdigit`` also accepts ``²`` and ``٣``)."""
+    return text.isascii() and text.isdigit()
 
 
 class Pacer:
@@ -216,7 +219,7 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self._starts: List[float] = []  # the latest ``rate`` start times, oldest first
-        self._lock = _thread.allocate_lock()  # what threading.Lock() returns, without threading
+        self._lock = threading.Lock()
 
     def acquire(self, budget: float = float("inf")) -> bool:
         """Wait until a request may start, and count it as started.
@@ -259,10 +262,7 @@ PROCESS_PACER = Pacer()
 
 
 def default_random() -> float:
-    """Return a random float in [0, 1): the default source of jitter; tests pass their own.
-
-    ``random`` is imported on the first retry, not at start-up: most calls never retry.
-    """
-    import random
+    """Return a random float in [0, 1): the default source of jitter; tests pass their own."""
+    import random  # on the first retry only: most calls never retry
 
     return random.random()

@@ -1,40 +1,34 @@
-"""One HTTP/1.1 GET to IMDS over a fresh connection, written on plain sockets.
+"""One HTTP/1.1 GET to IMDS over a fresh connection, written on a plain socket.
 
-Speaking HTTP on a plain socket means, by construction: no proxy (whatever ``HTTP_PROXY``
-says), no redirect followed, no connection pool, and no import of ``http.client`` and the
-``email`` package it drags in (a fifth of a command's start-up). The sockets are those of
-``_socket``, the C module under ``socket``: the wrapper imports ``enum`` and ``selectors``
-for features not used here (see azimds/__init__.py). The connect timeout, the read
+A plain socket means, by construction: no proxy (whatever ``HTTP_PROXY`` says), no redirect
+followed, no connection pool, and none of the ``http.client`` and ``email`` imports that
+would cost a command more start-up time than the whole request. The connect timeout, the read
 timeout (per wait for data) and the call's deadline are all enforced, and the body is refused
-once it grows past ``max_bytes``. Retrying is not done here: see ``retry.py`` and ``client.py``.
+once it grows past ``max_bytes``. Numbers in the response (status, lengths, chunk sizes) are
+read as ASCII digits only. Retrying is not done here: see ``retry.py`` and ``client.py``.
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+``get`` is the client's default ``Send``; a test may give the client another one.
+
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
 
-import _socket
+import socket
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Protocol, Tuple
 
+from .endpoint import Endpoint as Endpoint
+from .endpoint import parse_endpoint as parse_endpoint
 from .errors import ResponseTooLarge
-from .record import Record
-
-TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
-if TYPE_CHECKING:
-    from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 _CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024  # status line and headers of one response
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+Clock = Callable[[], float]
 
 
-class Endpoint(Record):
-    """Where IMDS listens: ``base_url`` is the normalized ``http://host:port``."""
-
-    host: str
-    port: int
-    base_url: str
-
-
-class Response(Record):
+class Response(NamedTuple):
     """A complete HTTP response: status, reason, headers (lower-case names) and the body."""
 
     status: int
@@ -54,46 +48,6 @@ class TransportError(Exception):
         super().__init__(outcome)
 
 
-def parse_endpoint(url: str) -> Endpoint:
-    """Return the Endpoint of a base URL such as ``http://169.254.169.254`` or ``http://127.0.0.1:8080``.
-
-    Parsed by hand: urllib.parse (and the ipaddress module it loads) would cost start-up.
-
-    Raises:
-        ValueError: the URL is not ``http://HOST[:PORT]`` (IMDS speaks plain HTTP, no path).
-    """
-    text = url.strip()
-    authority = text[len("http://") :] if text[:7].lower() == "http://" else ""
-    if authority.endswith("/"):
-        authority = authority[:-1]
-    host, port = _host_and_port(authority)
-    if not host or any(ch in authority for ch in "/?#@ \t") or not 1 <= port <= 65535:
-        raise ValueError(
-            f"IMDS endpoint {url!r} is not of the form http://HOST[:PORT] "
-            "(e.g. http://169.254.169.254 or http://127.0.0.1:8080); fix the endpoint argument "
-            "or AZIMDS_ENDPOINT"
-        )
-    host = host.lower()
-    shown = f"[{host}]" if ":" in host else host
-    return Endpoint(host, port, f"http://{shown}:{port}")
-
-
-def _host_and_port(authority: str) -> Tuple[str, int]:
-    """Return (host, port) of ``host``, ``host:port`` or ``[v6]:port``; ("", -1) if neither."""
-    if authority.startswith("["):
-        end = authority.find("]")
-        host, rest = (authority[1:end], authority[end + 1 :]) if end > 0 else ("", "")
-    else:
-        host, sep, port_text = authority.partition(":")
-        rest = sep + port_text
-    if not rest:
-        return host, 80
-    digits = rest[1:]
-    if rest[0] != ":" or not (digits.isascii() and digits.isdigit()) or len(digits) > 5:
-        return "", -1
-    return host, int(digits)
-
-
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -110,14 +64,32 @@ def query_string(params: Mapping[str, str]) -> str:
     return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
 
 
+class Send(Protocol):
+    """The signature of ``get``: how the client sends one request (tests may pass their own)."""
+
+    def __call__(
+        self,
+        endpoint: Endpoint,
+        target: str,
+        headers: Mapping[str, str],
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        deadline_at: float,
+        clock: Clock,
+        max_bytes: int,
+    ) -> Response: ...
+
+
 def get(
     endpoint: Endpoint,
     target: str,
     headers: Mapping[str, str],
+    *,
     connect_timeout: float,
     read_timeout: float,
     deadline_at: float,
-    clock: Callable[[], float],
+    clock: Clock,
     max_bytes: int,
 ) -> Response:
     """Send one GET for ``target`` (path and query) and return the whole response.
@@ -146,7 +118,7 @@ def get(
     waited = min(connect_timeout, remaining)
     try:
         sock = _connect(endpoint, waited)
-    except _socket.timeout:
+    except socket.timeout:  # an alias of TimeoutError from Python 3.10 on
         raise TransportError(f"timed out connecting ({waited:g}s)") from None
     except OSError as exc:
         raise TransportError(f"cannot connect: {_describe(exc)}") from None
@@ -159,7 +131,7 @@ def get(
         status, reason, headers_in = _read_head(reader)
         phase = "reading the body"
         body = _read_body(reader, status, headers_in, endpoint.base_url + target, max_bytes)
-    except _socket.timeout:
+    except socket.timeout:
         raise TransportError(f"timed out {phase}") from None
     except OSError as exc:
         raise TransportError(f"network error {phase}: {_describe(exc)}") from None
@@ -168,21 +140,21 @@ def get(
     return Response(status, reason, headers_in, body)
 
 
-def _connect(endpoint: Endpoint, timeout: float) -> _socket.socket:
+def _connect(endpoint: Endpoint, timeout: float) -> socket.socket:
     """Return a socket connected to ``endpoint``, trying each of its addresses in turn.
 
-    An IP literal (169.254.169.254, 127.0.0.1) is connected to directly: no name lookup, and
-    none of the IDNA codec that ``getaddrinfo`` loads for every host name string.
+    An IP literal (169.254.169.254, 127.0.0.1) is connected to directly, without a name lookup.
     """
     family = _ip_family(endpoint.host)
+    candidates: List[Tuple[int, Any]]  # (address family, socket address)
     if family is None:
-        found = _socket.getaddrinfo(endpoint.host, endpoint.port, 0, _socket.SOCK_STREAM)
+        found = socket.getaddrinfo(endpoint.host, endpoint.port, 0, socket.SOCK_STREAM)
         candidates = [(info[0], info[4]) for info in found]
     else:
         candidates = [(family, (endpoint.host, endpoint.port))]
     error: Optional[OSError] = None
     for family, address in candidates:
-        sock = _socket.socket(family, _socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
             sock.connect(address)
@@ -199,9 +171,9 @@ def _connect(endpoint: Endpoint, timeout: float) -> _socket.socket:
 
 def _ip_family(host: str) -> Optional[int]:
     """Return AF_INET or AF_INET6 when ``host`` is an IP literal, else None."""
-    for family in (_socket.AF_INET, _socket.AF_INET6):
+    for family in (socket.AF_INET, socket.AF_INET6):
         try:
-            _socket.inet_pton(family, host)
+            socket.inet_pton(family, host)
         except (OSError, ValueError):
             continue
         return family
@@ -229,7 +201,7 @@ class _Reader:
 
     def __init__(
         self,
-        sock: _socket.socket,
+        sock: socket.socket,
         read_timeout: float,
         deadline_at: float,
         clock: Callable[[], float],
@@ -303,7 +275,7 @@ def _read_head(reader: _Reader) -> Tuple[int, str, Dict[str, str]]:
             raise TransportError("connection closed without a response")
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _is_status(parts[1]):
             raise TransportError("invalid HTTP response (not an HTTP/1.x status line)")
         status, reason = int(parts[1]), (parts[2] if len(parts) > 2 else "")
         headers: Dict[str, str] = {}
@@ -347,11 +319,9 @@ def _read_chunked(reader: _Reader, shown_url: str, max_bytes: int) -> bytes:
         size_line = reader.line(1024)
         if size_line is None:
             raise TransportError(f"body cut short after {received} bytes (chunked)")
-        size_text = size_line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise TransportError("invalid HTTP response (bad chunk size)") from None
+        size = _chunk_size(size_line.split(b";", 1)[0].strip())
+        if size is None:
+            raise TransportError("invalid HTTP response (bad chunk size)")
         if size == 0:
             while reader.line(_MAX_HEAD):  # trailers, up to the empty line
                 pass
@@ -366,7 +336,7 @@ def _read_chunked(reader: _Reader, shown_url: str, max_bytes: int) -> bytes:
 
 
 def _set_timeout(
-    sock: _socket.socket, read_timeout: float, deadline_at: float, clock: Callable[[], float]
+    sock: socket.socket, read_timeout: float, deadline_at: float, clock: Clock
 ) -> None:
     remaining = deadline_at - clock()
     if remaining <= 0:
@@ -376,6 +346,23 @@ def _set_timeout(
     # Set it when it is still the connect timeout, or when the deadline has come closer.
     if current is None or wanted < current or current < read_timeout:
         sock.settimeout(wanted)
+
+
+def _is_status(text: str) -> bool:
+    """Return True for a status code: three ASCII digits (``isdigit`` alone accepts ``²``)."""
+    return len(text) == 3 and text.isascii() and text.isdigit()
+
+
+def _chunk_size(text: bytes) -> Optional[int]:
+    """Return the size of a chunk-size field: hexadecimal digits only, no sign, no prefix.
+
+    ``int(text, 16)`` alone would accept ``-6``, ``+6``, ``0x6`` and ``6_0``: a negative size
+    would lower the running total and let a body past the size cap.
+    """
+    digits = text.decode("latin-1")
+    if not digits or not _HEX_DIGITS.issuperset(digits):
+        return None
+    return int(digits, 16)
 
 
 def _content_length(headers: Mapping[str, str]) -> Optional[int]:

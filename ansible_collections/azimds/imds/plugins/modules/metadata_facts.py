@@ -81,6 +81,7 @@ options:
       - public_keys
       - tags
       - tag_warnings
+      - field_warnings
   include_user_data:
     description:
       - Also return the VM's userData and customData, decoded from base64, as
@@ -124,7 +125,9 @@ notes:
     need one request per value.
   - Tags come from C(tagsList) when IMDS serves it (api-version 2019-06-04 and newer), and from the
     ambiguous C(name:value;...) string only as a fallback; anything ambiguous in that string is
-    reported as a module warning and in RV(ansible_facts.azure_imds.tag_warnings).
+    reported as a module warning and in RV(ansible_facts.azure_imds.tag_warnings). A field that
+    cannot be read (userData that is not base64) is left C(null), with a module warning and a line
+    in RV(ansible_facts.azure_imds.field_warnings); the other facts are still set.
   - Read the facts as C(ansible_facts['azure_imds']); ansible-core 2.20 deprecates facts injected as
     top-level variables.
 seealso:
@@ -372,6 +375,14 @@ ansible_facts:
           returned: when available
           type: list
           elements: str
+        field_warnings:
+          description:
+            - Fields that could not be read and were left C(null) (customData or userData that is
+              not base64), never with their values; every other fact is still set. Also module
+              warnings.
+          returned: when available
+          type: list
+          elements: str
         user_data:
           description:
             - userData, C(text) (the decoded text, C(null) when not UTF-8) and C(base64).
@@ -417,6 +428,7 @@ SECTIONS = (
     "public_keys",
     "tags",
     "tag_warnings",
+    "field_warnings",
 )
 
 ARGUMENT_SPEC = {
@@ -453,7 +465,7 @@ def make_client(params):
 
 
 def gather(client, params):
-    """Return (facts, warnings) from one fetch of the instance document.
+    """Return (facts, field warnings, tag warnings) from one fetch of the instance document.
 
     Raises:
         AzimdsError: from the core (Unavailable included).
@@ -468,7 +480,7 @@ def gather(client, params):
         kept = set(params["sections"]) | {"api_version", "custom_data", "user_data"}
         facts = {key: value for key, value in facts.items() if key in kept}
     facts.update(status_facts("ok", None, document.endpoint, document.api_version))
-    return facts, list(instance.tag_warnings)
+    return facts, list(instance.field_warnings), list(instance.tag_warnings)
 
 
 def unavailable(module, status, error, endpoint):
@@ -501,12 +513,14 @@ def main():
     except ValueError as exc:  # a malformed endpoint or api_version
         module.fail_json(msg=str(exc))
     try:
-        facts, warnings = gather(client, module.params)
+        facts, field_warnings, tag_warnings = gather(client, module.params)
     except Unavailable as exc:
         unavailable(module, "unavailable", exc, client.endpoint.base_url)
     except AzimdsError as exc:  # the core's message says what happened and what to do
         module.fail_json(msg=str(exc))
-    for warning in warnings:
+    for warning in field_warnings:
+        module.warn(f"Azure IMDS: {warning}")
+    for warning in tag_warnings:
         module.warn(f"Azure tags: {warning}")
     module.exit_json(changed=False, ansible_facts={"azure_imds": facts})
 

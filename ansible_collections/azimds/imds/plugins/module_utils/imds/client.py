@@ -2,7 +2,7 @@
 # Edit the source and run `make collection`: a test fails while this copy is stale.
 """The IMDS client: detection, one request per question, retries, api-version negotiation.
 
-    from azimds.imds import Client
+    from azimds.imds.client import Client
     document = Client().instance()        # the whole instance document, one request
     document.data["compute"]["zone"], document.api_version
 
@@ -12,53 +12,58 @@ Process-wide state, on purpose and only this:
   only once which version an IMDS speaks.
 * ``retry.PROCESS_PACER``: spaces every client's requests to stay under IMDS's 5 per second.
 
-Both can be replaced per client (``versions_memo=``, ``pacer=``), e.g. in tests.
+Both can be replaced per client (``versions_memo=``, ``pacer=``), e.g. in tests; so can the
+function that sends a request (``send=``, default ``transport.get``).
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
 
-import _thread
 import binascii
 import os
+import threading
 import time
+from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
-from . import jsontext, transport, versions
+from . import body, transport, versions
 from .detect import Detection, detect
+from .endpoint import Endpoint
 from .errors import (
+    IMDS_ADVICE,
     Attempt,
     BadRequest,
     MalformedResponse,
+    NoSuchNode,
     NotFound,
     NotOnAzure,
     Redirected,
     Unavailable,
     VersionNotAvailable,
 )
-from .record import Record
+from .paths import field_path, split_path
+from .printable import printable
 from .retry import (
     PROCESS_PACER,
+    Clock,
     Pacer,
+    Random,
     RetryBudget,
     RetryPolicy,
+    Sleep,
     default_random,
     parse_retry_after,
 )
 from .version import __version__
 
-TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
-if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
-
-    from .retry import Clock, Random, Sleep
-
 USER_AGENT = f"azimds/{__version__}"
+INSTANCE_PATH = "/metadata/instance"
 ATTESTED_PATH = "/metadata/attested/document"
 DEFAULT_MAX_BYTES = 1024 * 1024
+SERVICE_ERROR_LIMIT = 200  # characters of a service's error text kept for messages
 
 
-class Document(Record):
+class Document(NamedTuple):
     """The instance document as served: ``data`` is the raw JSON object of ``api_version``."""
 
     data: Dict[str, Any]
@@ -66,7 +71,7 @@ class Document(Record):
     endpoint: str
 
 
-class Node(Record):
+class Node(NamedTuple):
     """One node of the instance document: parsed JSON, or a str for ``format="text"``."""
 
     value: Any
@@ -80,7 +85,7 @@ class VersionMemo:
 
     def __init__(self) -> None:
         self._versions: Dict[str, str] = {}
-        self._lock = _thread.allocate_lock()
+        self._lock = threading.Lock()
 
     def recall(self, endpoint: str) -> Optional[str]:
         """Return the version remembered for ``endpoint``, or None."""
@@ -125,6 +130,12 @@ class Client:
         versions_memo: negotiated versions (default: the process-wide ``PROCESS_VERSIONS``).
         trace: called with one line per request sent and per version fallback (what was
             asked, the status or failure, the time taken, the request id; never a body).
+        progress: called with one line before each wait between attempts (what the last
+            attempt saw, how long until the next), e.g. for a status line on a terminal.
+        send: sends one request and returns the whole response (default ``transport.get``);
+            tests of the client may answer without a socket.
+
+    Network text in these lines and in every error is made printable (``printable.py``).
 
     Raises:
         ValueError: the endpoint or ``api_version`` is malformed, or ``AZIMDS_DISABLE`` is
@@ -149,11 +160,13 @@ class Client:
         pacer: Optional[Pacer] = None,
         versions_memo: Optional[VersionMemo] = None,
         trace: Optional[Callable[[str], None]] = None,
+        progress: Optional[Callable[[str], None]] = None,
+        send: transport.Send = transport.get,
     ) -> None:
         if api_version is not None and not versions.is_well_formed(api_version):
             raise ValueError(f"api-version {api_version!r} is not of the form YYYY-MM-DD")
         self.detection: Detection = detect(endpoint, environ)
-        self.endpoint: Optional[transport.Endpoint] = (
+        self.endpoint: Optional[Endpoint] = (
             transport.parse_endpoint(self.detection.endpoint) if self.detection.endpoint else None
         )
         self.pinned_version = api_version
@@ -169,6 +182,8 @@ class Client:
         self.pacer = PROCESS_PACER if pacer is None else pacer
         self.memo = PROCESS_VERSIONS if versions_memo is None else versions_memo
         self.trace = trace
+        self.progress = progress
+        self.send = send
 
     @property
     def on_azure(self) -> bool:
@@ -190,13 +205,12 @@ class Client:
             VersionNotAvailable: no version offers what was pinned or needed.
             Unavailable, NotFound, BadRequest, Redirected, MalformedResponse: see errors.py.
         """
-        base = self._base()
-        call = _Call(self, self.clock() + self.deadline)
-        response, version, url = call.versioned("/metadata/instance", {}, self.needs)
+        call = self._call()
+        response, version, url = call.versioned(INSTANCE_PATH, {}, self.needs)
         data = _json_body(response, url)
         if not isinstance(data, dict):
             raise MalformedResponse(url, f"expected a JSON object, got {_kind(data)}")
-        return Document(data, version, base)
+        return Document(data, version, call.endpoint.base_url)
 
     def get(self, path: str = "", *, format: str = "json") -> Node:
         """Return one node of the instance document, e.g. ``"compute/zone"``.
@@ -208,22 +222,34 @@ class Client:
 
         Raises:
             ValueError: ``format`` is neither "json" nor "text".
+            NoSuchNode: the api-version table says no instance document has that node;
+                nothing was sent.
             NotOnAzure, VersionNotAvailable, Unavailable, NotFound, BadRequest, Redirected,
             MalformedResponse: see ``instance``.
         """
         if format not in ("json", "text"):
             raise ValueError(f"format must be 'json' or 'text', not {format!r}")
-        base = self._base()
+        call = self._call()
+        self.check_path(path)
         segments = split_path(path)
-        url_path = "/metadata/instance" + "".join(
-            "/" + transport.percent_encode(s) for s in segments
-        )
+        url_path = INSTANCE_PATH + "".join("/" + transport.percent_encode(s) for s in segments)
         needs = self.needs + ((field_path(segments),) if segments else ())
-        call = _Call(self, self.clock() + self.deadline)
         response, version, url = call.versioned(url_path, {"format": format}, needs)
-        if format == "text":
-            return Node(_text_body(response, url), version, "/".join(segments), base)
-        return Node(_json_body(response, url), version, "/".join(segments), base)
+        value = _text_body(response, url) if format == "text" else _json_body(response, url)
+        return Node(value, version, "/".join(segments), call.endpoint.base_url)
+
+    def check_path(self, path: str) -> None:
+        """Check ``path`` (as for ``get``) against the api-version table; send nothing.
+
+        Raises:
+            NoSuchNode: no instance document has that node: a name that is not there (names
+                are case-sensitive), a child of a single value, or a name where an array
+                wants an index. The message lists what exists there.
+        """
+        segments = split_path(path)
+        problem = versions.node_problem(segments, self.negotiated_version or versions.NEWEST)
+        if problem is not None:
+            raise NoSuchNode("/".join(segments), problem)
 
     def attested_document(self, nonce: str) -> Tuple[Dict[str, Any], str]:
         """Return the JSON of ``/metadata/attested/document`` for ``nonce`` and its api-version.
@@ -234,8 +260,7 @@ class Client:
             NotOnAzure, VersionNotAvailable, Unavailable, NotFound, BadRequest, Redirected,
             MalformedResponse.
         """
-        self._base()
-        call = _Call(self, self.clock() + self.deadline)
+        call = self._call()
         response, version, url = call.versioned(ATTESTED_PATH, {"nonce": nonce}, ())
         body = _json_body(response, url)
         if not isinstance(body, dict):
@@ -248,18 +273,37 @@ class Client:
         Raises:
             NotOnAzure, Unavailable, NotFound, BadRequest, Redirected, MalformedResponse.
         """
-        self._base()
-        return _Call(self, self.clock() + self.deadline).offered_versions()
+        return self._call().offered_versions()
 
     def note(self, line: str) -> None:
         """Pass ``line`` to the trace function, if there is one."""
         if self.trace is not None:
             self.trace(line)
 
-    def _base(self) -> str:
+    def unavailable_advice(self) -> str:
+        """Return what to check when nothing usable came back from this client's endpoint."""
+        if self.endpoint is None or self.detection.source == "dmi":
+            return IMDS_ADVICE
+        base = self.endpoint.base_url
+        if self.endpoint.is_loopback:
+            return (
+                f"Nothing usable answered at {base} ({self.detection.reason}): is the "
+                "emulator running? Start it with `azimds emulator serve`"
+            )
+        return (
+            f"Check that {base} ({self.detection.reason}) is an IMDS this machine can reach, "
+            "or retry later with a longer deadline"
+        )
+
+    def _call(self) -> _Call:
+        """Return a new call with its own deadline.
+
+        Raises:
+            NotOnAzure: detection said not to talk to IMDS.
+        """
         if self.endpoint is None:
-            raise NotOnAzure(self.detection.reason)
-        return self.endpoint.base_url
+            raise NotOnAzure(self.detection.reason, disabled=self.detection.source == "disabled")
+        return _Call(self, self.endpoint, self.clock() + self.deadline)
 
 
 def fetch_instance(endpoint: Optional[str] = None, **options: Any) -> Document:
@@ -267,40 +311,18 @@ def fetch_instance(endpoint: Optional[str] = None, **options: Any) -> Document:
     return Client(endpoint, **options).instance()
 
 
-def split_path(path: str) -> List[str]:
-    """Return the segments of a node path under /metadata/instance.
-
-    "compute/zone", "/compute/zone/", "compute.zone" and "/metadata/instance/compute/zone" all
-    give ``["compute", "zone"]``.
-    """
-    segments = [s for s in path.strip().replace(".", "/").split("/") if s]
-    if segments[:2] == ["metadata", "instance"]:
-        segments = segments[2:]
-    return segments
-
-
-def field_path(segments: List[str]) -> str:
-    """Return the field-table path of node segments: ["network", "interface", "0"] ->
-    "network.interface[]"."""
-    out = ""
-    for segment in segments:
-        if segment.isdigit():
-            out += "[]"
-        else:
-            out += ("." if out else "") + segment
-    return out
-
-
 class _Call:
     """One public call: its deadline, its attempts and its api-version negotiation."""
 
-    def __init__(self, client: Client, deadline_at: float) -> None:
-        if client.endpoint is None:  # Client._base() checked; this tells the type checker
-            raise NotOnAzure(client.detection.reason)
+    def __init__(self, client: Client, endpoint: Endpoint, deadline_at: float) -> None:
         self.client = client
-        self.endpoint = client.endpoint
+        self.endpoint = endpoint
         self.deadline_at = deadline_at
         self.started = client.clock()
+
+    def first_version(self) -> str:
+        """Return the api-version the first request will ask for."""
+        return self.client.negotiated_version or versions.NEWEST
 
     def versioned(
         self, path: str, query: Mapping[str, str], needs: Iterable[str]
@@ -314,7 +336,7 @@ class _Call:
         client = self.client
         base = self.endpoint.base_url
         pinned = client.pinned_version
-        version = pinned or client.memo.recall(base) or versions.NEWEST
+        version = self.first_version()
         needs = tuple(needs)
         self._check_needs(version, needs, negotiated=pinned is None)
         tried: List[str] = []
@@ -382,9 +404,11 @@ class _Call:
         while True:
             remaining = self.deadline_at - client.clock()
             if remaining <= 0:
-                raise Unavailable(url, attempts, f"deadline of {client.deadline:g}s reached")
+                raise self.unavailable(url, attempts, f"deadline of {client.deadline:g}s reached")
             if not client.pacer.acquire(remaining):
-                raise Unavailable(url, attempts, "pacing to 5 requests/s would pass the deadline")
+                raise self.unavailable(
+                    url, attempts, "pacing to 5 requests/s would pass the deadline"
+                )
             request_id = new_request_id()
             headers = {
                 "Metadata": "true",
@@ -394,19 +418,19 @@ class _Call:
             retry_after: Optional[float] = None
             sent_at = client.clock()
             try:
-                response = transport.get(
+                response = client.send(
                     self.endpoint,
                     target,
                     headers,
-                    client.connect_timeout,
-                    client.read_timeout,
-                    self.deadline_at,
-                    client.clock,
-                    client.max_bytes,
+                    connect_timeout=client.connect_timeout,
+                    read_timeout=client.read_timeout,
+                    deadline_at=self.deadline_at,
+                    clock=client.clock,
+                    max_bytes=client.max_bytes,
                 )
             except transport.TransportError as exc:
                 status: Optional[int] = None
-                outcome = exc.outcome
+                outcome = printable(exc.outcome)
             else:
                 status = response.status
                 outcome = f"HTTP {status}"
@@ -426,8 +450,17 @@ class _Call:
             if wait is None:
                 if status == 404:
                     raise NotFound(url, len(attempts))
-                raise Unavailable(url, attempts, budget.why_stopped)
+                raise self.unavailable(url, attempts, budget.why_stopped)
+            if client.progress is not None:
+                client.progress(
+                    f"attempt {len(attempts) + 1} in {wait:.1f}s "
+                    f"({self.endpoint.base_url}: {outcome})"
+                )
             client.sleep(wait)
+
+    def unavailable(self, url: str, attempts: List[Attempt], why_stopped: str) -> Unavailable:
+        """Return the error for a call that got nothing usable from IMDS."""
+        return Unavailable(url, attempts, why_stopped, self.client.unavailable_advice())
 
     def _check_needs(self, version: str, needs: Tuple[str, ...], negotiated: bool) -> None:
         missing = [need for need in needs if not versions.offers(version, need)]
@@ -452,7 +485,8 @@ class _Call:
 def new_request_id() -> str:
     """Return a fresh random (version 4) UUID string for ``x-ms-client-request-id``.
 
-    Formatted here rather than with the uuid module, whose import is slow on older Pythons.
+    Made from ``os.urandom`` as ``uuid.uuid4`` makes it; the uuid module itself would import
+    ``platform`` into every command for a MAC address lookup this does not need.
     """
     raw = bytearray(os.urandom(16))
     raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
@@ -464,7 +498,7 @@ def new_request_id() -> str:
 def _newest_versions(response: transport.Response) -> Optional[List[str]]:
     """Return the ``newest-versions`` of a 400 answer about the api-version, else None."""
     try:
-        data = jsontext.loads(response.body.decode("utf-8"))
+        data = body.loads(response.body.decode("utf-8"))
     except ValueError:
         return None
     hint = data.get("newest-versions") if isinstance(data, dict) else None
@@ -488,9 +522,9 @@ def _final_status_error(response: transport.Response, url: str) -> Exception:
 def _json_body(response: transport.Response, url: str) -> Any:
     text = _text_body(response, url)
     try:
-        return jsontext.loads(text)
+        return body.loads(text)
     except ValueError as exc:
-        # The message of a JSONDecodeError holds a position, never the content.
+        # The message says where or what kind of thing was wrong, never the content.
         raise MalformedResponse(url, f"the body is not valid JSON ({exc})") from None
 
 
@@ -504,13 +538,13 @@ def _text_body(response: transport.Response, url: str) -> str:
 
 
 def _service_error(response: transport.Response) -> str:
-    """Return the ``error`` text of an error body (nothing else of it), at most 200 chars."""
+    """Return the ``error`` text of an error body (nothing else of it), printable and short."""
     try:
-        data = jsontext.loads(response.body.decode("utf-8"))
+        data = body.loads(response.body.decode("utf-8"))
     except ValueError:
         return ""
     error = data.get("error") if isinstance(data, dict) else None
-    return error[:200] if isinstance(error, str) else ""
+    return printable(error, limit=SERVICE_ERROR_LIMIT) if isinstance(error, str) else ""
 
 
 def _service_error_suffix(response: transport.Response) -> str:

@@ -4,16 +4,23 @@
 
 Every message says what happened and what to do. No message ever carries a response body of
 a successful request (it may hold customData, userData or tokens); error bodies contribute
-only the service's ``error`` text.
+only the service's ``error`` text. Whatever a message takes from the network (that text, a
+``Location``, a reason phrase) is made printable first (``printable.py``).
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
-if TYPE_CHECKING:
-    from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
+
+from .printable import printable
+
+# What to check when nothing usable came back from the real IMDS address.
+IMDS_ADVICE = (
+    "Check that this VM can reach IMDS (no route or firewall blocking 169.254.169.254), or "
+    "retry later with a longer deadline"
+)
 
 
 class AzimdsError(Exception):
@@ -27,12 +34,20 @@ class NotOnAzure(AzimdsError):
         reason: why detection decided so, e.g. the chassis asset tag it read.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, disabled: bool = False) -> None:
         self.reason = reason
-        super().__init__(
-            f"not on Azure: {reason}. Nothing was sent. To talk to an IMDS anyway (an emulator, "
-            "say), pass an endpoint or set AZIMDS_ENDPOINT=http://HOST:PORT."
-        )
+        self.disabled = disabled
+        if disabled:
+            advice = (
+                "AZIMDS_DISABLE turns every request off, even to an endpoint given explicitly; "
+                "unset it (or set it to 0) to talk to IMDS."
+            )
+        else:
+            advice = (
+                "To talk to an IMDS anyway (an emulator, say), pass an endpoint or set "
+                "AZIMDS_ENDPOINT=http://HOST:PORT."
+            )
+        super().__init__(f"not on Azure: {reason}. Nothing was sent. {advice}")
 
 
 class Attempt:
@@ -72,15 +87,16 @@ class Unavailable(AzimdsError):
         why_stopped: why azimds gave up, e.g. "deadline of 30s reached".
     """
 
-    def __init__(self, url: str, attempts: Sequence[Attempt], why_stopped: str) -> None:
+    def __init__(
+        self, url: str, attempts: Sequence[Attempt], why_stopped: str, advice: str = IMDS_ADVICE
+    ) -> None:
         self.url = url
         self.attempts: Tuple[Attempt, ...] = tuple(attempts)
         self.why_stopped = why_stopped
         seen = "; ".join(str(a) for a in self.attempts) or "no attempt was made"
         super().__init__(
             f"IMDS unavailable: {url} failed after {len(self.attempts)} attempt(s) "
-            f"({why_stopped}). Attempts: {seen}. Check that this VM can reach IMDS (no route or "
-            "firewall blocking 169.254.169.254), or retry later with a longer deadline."
+            f"({why_stopped}). Attempts: {seen}. {advice}."
         )
 
 
@@ -95,8 +111,8 @@ class BadRequest(AzimdsError):
     def __init__(self, url: str, status: int, service_error: str, hint: str = "") -> None:
         self.url = url
         self.status = status
-        self.service_error = service_error
-        said = f": {service_error.rstrip('.')}" if service_error else ""
+        self.service_error = printable(service_error)
+        said = f": {self.service_error.rstrip('.')}" if service_error else ""
         advice = hint or "Check the path and the query; such an answer is not retried"
         super().__init__(f"IMDS rejected {url} with HTTP {status}{said}. {advice}.")
 
@@ -114,6 +130,27 @@ class NotFound(AzimdsError):
         )
 
 
+class NoSuchNode(NotFound):
+    """The path names a node no instance document has; known from the api-version table,
+    before any request (``attempts`` is 0).
+
+    Attributes:
+        path: the path asked for, as segments joined by "/".
+        problem: which segment is wrong and what exists in its place.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        AzimdsError.__init__(
+            self,
+            f"no element {path or '/'} in the IMDS instance document: {problem}. Nothing was "
+            "sent; names are case-sensitive, array elements are numbered from 0.",
+        )
+        self.url = "/metadata/instance/" + path
+        self.attempts = 0
+        self.path = path
+        self.problem = problem
+
+
 class MalformedResponse(AzimdsError):
     """IMDS answered, but not with something azimds can use (not JSON, cut short, wrong shape).
 
@@ -129,7 +166,8 @@ class MalformedResponse(AzimdsError):
             "output of `azimds get`"
         )
         super().__init__(
-            f"IMDS answered {url} with a response azimds cannot use: {problem}. {advice}."
+            f"IMDS answered {url} with a response azimds cannot use: {printable(problem)}. "
+            f"{advice}."
         )
 
 
@@ -178,8 +216,9 @@ class Redirected(AzimdsError):
         self.url = url
         self.status = status
         self.location = location
+        shown = printable(location, limit=200) if location else "(no Location)"
         super().__init__(
-            f"{url} answered HTTP {status} redirecting to {location or '(no Location)'}; "
+            f"{url} answered HTTP {status} redirecting to {shown}; "
             "azimds never follows redirects (IMDS does not send them). Check that the endpoint "
             "really is IMDS and that nothing on this machine intercepts 169.254.169.254."
         )

@@ -2,18 +2,19 @@
 # Edit the source and run `make collection`: a test fails while this copy is stale.
 """The api-versions of Azure IMDS and the version at which each field first appeared.
 
-This is the one table of versions and field introductions. The client reads it to know what a
-version offers; the emulator reads it to decide what to serve at a requested version.
+This is the one table of versions, of the nodes of the instance document and of when each
+appeared. The client reads it to know what a version offers, and which paths cannot exist
+before it asks; the emulator reads it to decide what to serve at a requested version. Paths
+are written as ``paths.py`` says.
 
-Standard library only, Python 3.8+: this module is shipped to Ansible targets.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing is not imported at run time: see azimds/__init__.py
-if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from .paths import element_path, is_index, key_path
 
 # Every api-version of /metadata/instance, oldest first.
 INSTANCE_VERSIONS: Tuple[str, ...] = (
@@ -84,6 +85,109 @@ FIELD_INTRODUCED: Mapping[str, str] = {
     "compute.physicalZone": "2023-11-15",
 }
 
+# Every node of the instance document azimds knows, at any api-version, shaped like the
+# document: a dict for an object, a one-element list for an array (the shape of its elements),
+# VALUE for a single value. FIELD_INTRODUCED says from which version each is served.
+VALUE = "value"
+_URI = {"uri": VALUE}
+_MANAGED_DISK = {"id": VALUE, "storageAccountType": VALUE}
+_DISK = {
+    "caching": VALUE,
+    "createOption": VALUE,
+    "diskSizeGB": VALUE,
+    "image": _URI,
+    "managedDisk": _MANAGED_DISK,
+    "name": VALUE,
+    "vhd": _URI,
+    "writeAcceleratorEnabled": VALUE,
+}
+_ADDRESSES = {
+    "ipAddress": [{"privateIpAddress": VALUE, "publicIpAddress": VALUE}],
+    "subnet": [{"address": VALUE, "prefix": VALUE}],
+}
+DOCUMENT_SHAPE: Mapping[str, Any] = {
+    "compute": {
+        "additionalCapabilities": {"hibernationEnabled": VALUE},
+        "azEnvironment": VALUE,
+        "customData": VALUE,
+        "evictionPolicy": VALUE,
+        "extendedLocation": {"name": VALUE, "type": VALUE},
+        "host": {"id": VALUE},
+        "hostGroup": {"id": VALUE},
+        "isHostCompatibilityLayerVm": VALUE,
+        "licenseType": VALUE,
+        "location": VALUE,
+        "name": VALUE,
+        "offer": VALUE,
+        "osProfile": {
+            "adminUsername": VALUE,
+            "computerName": VALUE,
+            "disablePasswordAuthentication": VALUE,
+        },
+        "osType": VALUE,
+        "physicalZone": VALUE,
+        "placementGroupId": VALUE,
+        "plan": {"name": VALUE, "product": VALUE, "publisher": VALUE},
+        "platformFaultDomain": VALUE,
+        "platformSubFaultDomain": VALUE,
+        "platformUpdateDomain": VALUE,
+        "priority": VALUE,
+        "provider": VALUE,
+        "publicKeys": [{"keyData": VALUE, "path": VALUE}],
+        "publisher": VALUE,
+        "resourceGroupName": VALUE,
+        "resourceId": VALUE,
+        "securityProfile": {
+            "encryptionAtHost": VALUE,
+            "secureBootEnabled": VALUE,
+            "securityType": VALUE,
+            "virtualTpmEnabled": VALUE,
+        },
+        "sku": VALUE,
+        "storageProfile": {
+            "dataDisks": [
+                {
+                    **_DISK,
+                    "bytesPerSecondThrottle": VALUE,
+                    "diskCapacityBytes": VALUE,
+                    "isSharedDisk": VALUE,
+                    "isUltraDisk": VALUE,
+                    "lun": VALUE,
+                    "opsPerSecondThrottle": VALUE,
+                }
+            ],
+            "imageReference": {
+                "communityGalleryImageId": VALUE,
+                "exactVersion": VALUE,
+                "id": VALUE,
+                "offer": VALUE,
+                "publisher": VALUE,
+                "sharedGalleryImageId": VALUE,
+                "sku": VALUE,
+                "version": VALUE,
+            },
+            "osDisk": {
+                **_DISK,
+                "diffDiskSettings": {"option": VALUE},
+                "encryptionSettings": {"enabled": VALUE},
+                "osType": VALUE,
+            },
+            "resourceDisk": {"size": VALUE},
+        },
+        "subscriptionId": VALUE,
+        "tags": VALUE,
+        "tagsList": [{"name": VALUE, "value": VALUE}],
+        "userData": VALUE,
+        "version": VALUE,
+        "virtualMachineScaleSet": {"id": VALUE},
+        "vmId": VALUE,
+        "vmScaleSetName": VALUE,
+        "vmSize": VALUE,
+        "zone": VALUE,
+    },
+    "network": {"interface": [{"ipv4": _ADDRESSES, "ipv6": _ADDRESSES, "macAddress": VALUE}]},
+}
+
 # The first api-version of the attested document at which each signed content field appears.
 ATTESTED_FIELD_INTRODUCED: Mapping[str, str] = {
     "nonce": "2018-10-01",
@@ -147,10 +251,35 @@ def document_at(document: Mapping[str, Any], version: str) -> Dict[str, Any]:
     ``document`` is the newest form (compute + network); fields introduced after ``version``
     are dropped at every depth, array elements included.
     """
-    pruned = _prune(document, "", version, FIELD_INTRODUCED)
-    if not isinstance(pruned, dict):  # an object stays an object; this tells the type checker
-        raise TypeError("document_at needs an object")
-    return pruned
+    return _pruned_object(document, "", version)
+
+
+def node_problem(segments: Sequence[str], version: str) -> Optional[str]:
+    """Return why no instance document of ``version`` can have the node at ``segments``
+    (request-path segments, e.g. ``["compute", "zone"]``), or None when one may.
+
+    Only what the table knows is judged: a node that appeared after ``version`` is left to
+    the version checks (``offers``), an index past the end of an array to IMDS.
+    """
+    shape: Any = DOCUMENT_SHAPE
+    path = ""
+    for depth, segment in enumerate(segments):
+        where = "/".join(segments[:depth]) or "the instance document"
+        if isinstance(shape, list):
+            if not is_index(segment):
+                return f"{where} is a list: its elements are numbered 0, 1, ..., not '{segment}'"
+            shape, path = shape[0], element_path(path)
+        elif isinstance(shape, dict):
+            if segment not in shape:
+                names = [name for name in shape if offers(version, key_path(path, name))]
+                alike = [name for name in names if name.lower() == segment.lower()]
+                guess = f"; did you mean '{alike[0]}'?" if alike else ""
+                listing = f"at api-version {version} it has: {', '.join(names)}"
+                return f"{where} has no '{segment}'{guess} {listing[0].upper()}{listing[1:]}"
+            shape, path = shape[segment], key_path(path, segment)
+        else:
+            return f"{where} is a single value: it has no '{segment}'"
+    return None
 
 
 def attested_content_at(content: Mapping[str, Any], version: str) -> Dict[str, Any]:
@@ -170,14 +299,19 @@ def versions_between(oldest: str, newest: str) -> List[str]:
 _INDEX = frozenset(INSTANCE_VERSIONS)
 
 
-def _prune(node: Any, path: str, version: str, table: Mapping[str, str]) -> Any:
+def _pruned(node: Any, path: str, version: str) -> Any:
+    """Return ``node`` (at field path ``path``) without what ``version`` does not serve."""
     if isinstance(node, dict):
-        kept: Dict[str, Any] = {}
-        for key, value in node.items():
-            child = f"{path}.{key}" if path else key
-            if version >= table.get(child, OLDEST):
-                kept[key] = _prune(value, child, version, table)
-        return kept
+        return _pruned_object(node, path, version)
     if isinstance(node, list):
-        return [_prune(item, f"{path}[]", version, table) for item in node]
+        return [_pruned(item, element_path(path), version) for item in node]
     return node
+
+
+def _pruned_object(node: Mapping[str, Any], path: str, version: str) -> Dict[str, Any]:
+    kept: Dict[str, Any] = {}
+    for key, value in node.items():
+        child = key_path(path, key)
+        if version >= FIELD_INTRODUCED.get(child, OLDEST):
+            kept[key] = _pruned(value, child, version)
+    return kept

@@ -1,0 +1,1 @@
+../src/azimds/saltext/grains/azure_imds.py
