@@ -9,9 +9,10 @@ built-in configuration and asks cloud-init's own loader, ``sources.list_sources`
 Everything cloud-init writes goes to the scenario's folder (its ``Paths``).
 
 For each scenario of the list it reports (one JSON object, by scenario name) what cloud-init
-found, the metadata and what else the datasource offers, instance-data.json as cloud-init wrote
-it, every request the emulator received and every log line, so the tests can judge. Never run it
-outside a private network namespace: the datasource's default endpoint is the real IMDS address.
+found, the metadata and what else the datasource offers, both instance-data files as cloud-init
+wrote them, every request the emulator received and every log line, so the tests can judge.
+Never run it outside a private network namespace: the datasource's default endpoint is the real
+IMDS address.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def find(cfg: Dict[str, Any], paths: Any, log: Collect) -> Tuple[Dict[str, Any],
         "userdata_text": userdata.decode("utf-8", "replace") if userdata else None,
         "instance_data": instance_data,
         "instance_data_sensitive_bytes": len(sensitive),
+        "instance_data_sensitive": json.loads(sensitive),
         "check_instance_id": datasource.check_instance_id(cfg),
         "log_lines_so_far": len(log.lines),
     }, datasource

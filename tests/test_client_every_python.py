@@ -25,6 +25,7 @@ sys.path.insert(0, sys.argv[1])
 import azimds
 from azimds.imds.client import Client
 from azimds.imds.errors import NoSuchNode, NotOnAzure, Unavailable
+from azimds.imds.identity import byte_swapped, same_machine, system_uuid
 from azimds.imds.retry import RetryPolicy, Unpaced
 
 # Every module of the shipped packages imports on this Python.
@@ -51,6 +52,12 @@ try:
     reset = "answered"
 except Unavailable as exc:
     reset = [attempt.outcome for attempt in exc.attempts]
+vm_id = document.data["compute"]["vmId"]
+identity = [
+    same_machine(vm_id, byte_swapped(vm_id).upper()),
+    same_machine(vm_id, byte_swapped(vm_id)[::-1]),
+    system_uuid({"AZIMDS_DMI_DIR": "/nonexistent"}),
+]
 outside = sorted(
     name for name, module in sys.modules.items()
     if getattr(module, "__file__", None)
@@ -64,6 +71,7 @@ print(json.dumps({
     "no_such": no_such,
     "off_azure": off_azure,
     "reset": reset,
+    "identity": identity,
     "outside_stdlib": outside,
 }))
 """
@@ -100,5 +108,6 @@ def test_client_modules_work_alone_on_every_python(
     assert report["no_such"] == "compute/zone is a single value: it has no 'extra'"
     assert report["off_azure"] == "NotOnAzure"
     assert report["outside_stdlib"] == []
+    assert report["identity"] == [True, False, None]  # the VM-identity rule, on this Python too
     assert len(report["reset"]) == 5 and all("reset" in seen for seen in report["reset"])
     assert [r.status for r in emu.requests[:4]] == [500, 200, 404, 200]

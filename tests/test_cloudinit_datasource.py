@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from azimds.cloudinit import snippet
-from azimds.cloudinit.identity import byte_swapped
 from azimds.emulator import Emulator, profile_from_mapping
 from azimds.facts import model, shapes
 from azimds.imds.client import Client
+from azimds.imds.identity import byte_swapped
 from azimds.imds.retry import Unpaced
 from cloud_init_packages import Unpacked
 from cloudinit_support import (
@@ -77,6 +77,15 @@ PROFILE: Dict[str, Any] = {
     "network": {"interface": [NIC, SECOND_NIC]},
 }
 SNIPPET = snippet()
+UNDECODABLE: Dict[str, Any] = {"compute": {**PROFILE["compute"], "userData": f"{SECRET}!!"}}
+AMBIGUOUS_TAGS: Dict[str, Any] = {
+    "compute": {
+        "tagsList": [
+            {"name": "Environment", "value": "Prod"},
+            {"name": "environment", "value": "Dev"},
+        ]
+    }
+}
 
 
 def config(datasource_list: Any = None, **settings: Any) -> str:
@@ -145,8 +154,9 @@ SCENARIOS: Dict[str, Dict[str, Any]] = {
     "undecodable_user_data": {
         "cloud_cfg": SNIPPET,
         "dmi": ON_AZURE,
-        "profile": {"compute": {"userData": f"{SECRET}!!"}},
+        "profile": UNDECODABLE,
     },
+    "ambiguous_tags": {"cloud_cfg": SNIPPET, "dmi": ON_AZURE, "profile": AMBIGUOUS_TAGS},
     "bad_settings": {
         "cloud_cfg": config(colour="blue", retries=3, timeout="soon", apply_network_config="maybe"),
         "dmi": ON_AZURE,
@@ -367,16 +377,28 @@ def test_malformed_answers_give_one_clear_line_and_no_crash(
     assert "\n" not in line
 
 
-def test_undecodable_user_data_never_crashes_nor_leaks(reports: Any) -> None:
+def test_undecodable_user_data_keeps_every_fact_and_is_one_warning(reports: Any) -> None:
     report = reports["undecodable_user_data"]
+    assert report["found"] == "DataSourceAzureImds"
+    assert report["metadata"] == expected_metadata(UNDECODABLE)  # every fact, as with good data
+    assert (report["instance_id"], report["availability_zone"]) == (VM_ID, "3")
+    assert report["instance_data"]["ds"]["meta_data"]["fault-domain"] == 0
+    assert report["userdata_text"] is None  # no user-data at all, not the undecoded text
+    [line] = log_lines(report, "WARNING azimds")
+    assert "AzureImds: compute.userData is not valid base64 (value not shown)" in line
+    [used] = log_lines(report, "AzureImds: metadata from")
+    assert "user-data: none" in used
     assert not log_lines(report, "Traceback")
-    assert not log_lines(report, SECRET)
-    assert SECRET not in json.dumps(report.get("instance_data"))
-    if report["found"] == "DataSourceAzureImds":  # the facts, without the user data
-        assert report["userdata_text"] is None
-    else:  # the whole document refused, in one line naming the field
-        [line] = log_lines(report, "WARNING azimds")
-        assert "compute.userData" in line
+    # Nowhere: no log line, no metadata, neither instance-data file.
+    assert SECRET not in json.dumps(report)
+
+
+def test_ambiguous_tags_are_one_warning_each_and_the_tags_are_served(reports: Any) -> None:
+    report = reports["ambiguous_tags"]
+    assert report["found"] == "DataSourceAzureImds"
+    assert report["metadata"]["tags"] == {"Environment": "Prod", "environment": "Dev"}
+    [line] = log_lines(report, "WARNING azimds")
+    assert "AzureImds: tagsList: tags 'Environment' and 'environment' differ only by case" in line
 
 
 def test_bad_settings_are_reported_and_defaults_used(reports: Any) -> None:

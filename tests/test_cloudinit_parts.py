@@ -1,4 +1,4 @@
-"""The datasource's parts that need no cloud-init: identity, settings, network shape, snippet.
+"""The datasource's parts that need no cloud-init: settings, network shape, snippet.
 
 And one that does: what importing the datasource module loads. Of azimds only the standard
 library core (imds, facts) and the datasource package: where cloud-init runs, azimds can be
@@ -20,51 +20,11 @@ import yaml
 import azimds.cloudinit
 from azimds import demo
 from azimds.cloudinit import SNIPPET_NAME, snippet
-from azimds.cloudinit.identity import byte_swapped, same_machine, system_uuid
 from azimds.cloudinit.settings import DEFAULT_TIMEOUT, Settings, read_settings
 from azimds.emulator import Emulator, default_profile
 from azimds.facts import model, shapes
 from azimds.imds import versions
 from cloudinit_support import RELEASE_IDS, RELEASES, environment, require
-
-VM_ID = "13f56399-bd52-4150-9748-7190aae1ff21"
-SWAPPED = "9963f513-52bd-5041-9748-7190aae1ff21"
-
-# --- identity ------------------------------------------------------------------------------
-
-
-def test_byte_swapping_reverses_the_first_three_groups() -> None:
-    assert byte_swapped(VM_ID) == SWAPPED
-    assert byte_swapped(SWAPPED) == VM_ID
-
-
-@pytest.mark.parametrize("text", ["", "not-a-uuid", "1-2-3-4"])
-def test_byte_swapping_leaves_other_text_alone(text: str) -> None:
-    assert byte_swapped(text) == text
-
-
-@pytest.mark.parametrize(
-    ("first", "second", "same"),
-    [
-        (VM_ID, VM_ID, True),
-        (VM_ID.upper(), VM_ID, True),
-        (SWAPPED, VM_ID, True),
-        (SWAPPED.upper(), f" {VM_ID}\n", True),
-        (VM_ID, "0f2c6d1e-3a4b-4c5d-8e9f-a0b1c2d3e4f5", False),
-        (VM_ID, None, False),
-        (None, VM_ID, False),
-        ("", "", False),
-    ],
-)
-def test_same_machine(first: Any, second: Any, same: bool) -> None:
-    assert same_machine(first, second) is same
-
-
-def test_system_uuid_is_read_where_detection_reads_dmi(tmp_path: Path) -> None:
-    (tmp_path / "product_uuid").write_text(SWAPPED.upper() + "\n")
-    assert system_uuid({"AZIMDS_DMI_DIR": str(tmp_path)}) == SWAPPED.upper()
-    assert system_uuid({"AZIMDS_DMI_DIR": str(tmp_path / "absent")}) is None
-
 
 # --- settings ------------------------------------------------------------------------------
 

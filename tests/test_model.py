@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import pytest
 
 from azimds.emulator.profile import default_profile
+from azimds.facts import shapes
 from azimds.facts.model import (
     DataDisk,
     ExtendedLocation,
@@ -562,6 +563,20 @@ def test_secret_of_wrong_type_is_left_out_naming_only_the_type() -> None:
 
 def test_a_document_that_reads_well_has_no_field_warnings() -> None:
     assert at(versions.NEWEST).field_warnings == ()
+
+
+def test_warnings_are_the_field_warnings_then_the_tag_warnings_and_not_a_fact() -> None:
+    tags = [{"name": "Environment", "value": "Prod"}, {"name": "environment", "value": "Dev"}]
+    instance = normalize(
+        newest_with(userData="hunter2 is not base64!", tagsList=tags), versions.NEWEST
+    )
+    (field_warning,) = instance.field_warnings
+    (tag_warning,) = instance.tag_warnings
+    assert instance.warnings == (field_warning, tag_warning)
+    assert "compute.userData" in field_warning and "'environment'" in tag_warning
+    assert "hunter2" not in " ".join(instance.warnings)
+    assert "warnings" not in shapes.ansible_facts(instance)  # the shapes carry the two kinds
+    assert at(versions.NEWEST).warnings == ()
 
 
 def test_errors_elsewhere_never_carry_the_secrets() -> None:

@@ -53,11 +53,8 @@ def minion(network: PrivateNetwork, tmp_path: Path) -> LocalMinion:
     return LocalMinion(network, tmp_path / "minion", azure_imds=FAST)
 
 
-def test_grains_get_azure_zone_and_the_whole_grain_is_the_salt_shape(
-    minion: LocalMinion, vm: sandbox.EmulatorProcess, network: PrivateNetwork
-) -> None:
-    assert minion.result("grains.get", "azure:zone", endpoint=vm.base_url) == "1"
-    grain = minion.result("grains.item", "azure", endpoint=vm.base_url)["azure"]
+def salt_shape(network: PrivateNetwork, vm: sandbox.EmulatorProcess) -> Dict[str, Any]:
+    """Return ``azimds facts --for salt`` of ``vm``: the core's Salt shape, asked separately."""
     facts = network.run(
         [sys.executable, "-m", "azimds", "facts", "--for", "salt", "-o", "json"],
         env=sandbox.environment(vm.base_url),
@@ -65,8 +62,17 @@ def test_grains_get_azure_zone_and_the_whole_grain_is_the_salt_shape(
         text=True,
     )
     assert facts.returncode == 0, facts.stderr
+    shape: Dict[str, Any] = json.loads(facts.stdout)
+    return shape
+
+
+def test_grains_get_azure_zone_and_the_whole_grain_is_the_salt_shape(
+    minion: LocalMinion, vm: sandbox.EmulatorProcess, network: PrivateNetwork
+) -> None:
+    assert minion.result("grains.get", "azure:zone", endpoint=vm.base_url) == "1"
+    grain = minion.result("grains.item", "azure", endpoint=vm.base_url)["azure"]
     assert grain.pop("stale") is False
-    assert grain == json.loads(facts.stdout)  # the shape itself: no second translation
+    assert grain == salt_shape(network, vm)  # the shape itself: no second translation
     assert (grain["location"], grain["fault_domain"], grain["update_domain"]) == ("westus", 1, 1)
     assert grain["vm_id"] == "13f56399-bd52-4150-9748-7190aae1ff21"
     assert grain["tags"] == {"Department": "IT", "Environment": "Prod", "Role": "WorkerRole"}
@@ -227,6 +233,29 @@ def test_user_data_only_when_asked_and_never_in_the_log(
     assert grain["user_data"] == {"text": secret, "base64": encoded}
     assert vm.instance_requests() == 2  # a cache made without user data does not answer
     assert secret not in minion.log and encoded not in minion.log
+
+
+def test_undecodable_user_data_is_a_warning_and_every_other_fact_is_served(
+    minion: LocalMinion, network: PrivateNetwork, tmp_path: Path
+) -> None:
+    secret = "db-password=hunter2"
+    tags = [{"name": "Environment", "value": "Prod"}, {"name": "environment", "value": "Dev"}]
+    profile = write_profile(tmp_path / "vms", "odd", userData=f"{secret}!!", tagsList=tags)
+    vm = emulator(network, "--profile", str(profile))
+    minion.reconfigure(azure_imds={**FAST, "include_user_data": True})
+    grain = minion.result("grains.item", "azure", endpoint=vm.base_url)["azure"]
+    assert grain.pop("stale") is False
+    assert grain.pop("user_data") is None and grain.pop("custom_data") is None
+    assert grain == salt_shape(network, vm)  # every fact, as azimds reads this document
+    assert (grain["zone"], grain["fault_domain"], grain["name"]) == ("1", 1, "odd")
+    assert grain["tags"] == {"Environment": "Prod", "environment": "Dev"}
+    user_data, tag = azure_lines(minion.log)  # one line each
+    assert "[WARNING" in user_data and "[WARNING" in tag
+    assert "azure_imds: compute.userData is not valid base64 (value not shown)" in user_data
+    assert "azure_imds: tagsList: tags 'Environment' and 'environment' differ only" in tag
+    assert grain["field_warnings"] and grain["tag_warnings"]
+    for seen in (minion.log, minion.cache_file.read_text(), json.dumps(grain)):
+        assert secret not in seen
 
 
 @pytest.mark.parametrize(

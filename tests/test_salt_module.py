@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
@@ -170,3 +172,31 @@ def test_a_cache_dated_in_the_future_is_not_fresh_forever(
     path.write_text(json.dumps(entry))
     azure_imds.azure()
     assert fetches(imds) == 2
+
+
+LOADED = """
+import json, sys
+from azimds.saltext.grains import azure_imds
+azure_imds.__opts__ = {"cachedir": sys.argv[1], "azure_imds": {"endpoint": sys.argv[2]}}
+fetched = azure_imds.azure(grains={"uuid": sys.argv[3]})["azure"]
+cached = azure_imds.azure(grains={"uuid": sys.argv[3]})["azure"]  # vmId checked against it
+print(json.dumps({
+    "same": fetched == cached,
+    "azimds": sorted(name for name in sys.modules if name.startswith("azimds.")),
+}))
+"""
+
+
+def test_the_grain_and_its_cache_need_only_the_shipped_core(tmp_path: Path, imds: Emulator) -> None:
+    """The VM-identity rule comes from azimds.imds: a minion never loads the cloud-init code."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, str(tmp_path / "cache"), imds.base_url, VM_ID_SWAPPED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["same"] is True and fetches(imds) == 1  # the second came from the cache
+    assert {name.split(".")[1] for name in report["azimds"]} == {"imds", "facts", "saltext"}
+    assert "azimds.imds.identity" in report["azimds"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..imds import paths, versions
 from ..imds.client import Client
@@ -230,7 +230,8 @@ def run_facts(args: argparse.Namespace) -> int:
         document = _client(args, status).instance()
         instance = model.normalize(document.data, document.api_version)
         status.clear()
-        _warn_all(instance.field_warnings, instance.tag_warnings)
+        for warning in instance.warnings:
+            output.warn(warning)
         shaper: Dict[str, Callable[[model.Instance], Dict[str, Any]]] = {
             "ansible": shapes.ansible_facts,
             "salt": shapes.salt_grains,
@@ -255,7 +256,8 @@ def run_tags(args: argparse.Namespace) -> int:
         document = _client(args, status).instance()
         instance = model.normalize(document.data, document.api_version)
         status.clear()
-        _warn_all(instance.field_warnings, instance.tag_warnings)
+        for warning in instance.warnings:
+            output.warn(warning)
         tags = instance.tags or {}
         if _wants_json(args):
             output.write_json(tags)
@@ -267,12 +269,6 @@ def run_tags(args: argparse.Namespace) -> int:
         return exits.OK
 
     return _guarded(work)
-
-
-def _warn_all(*warnings: Iterable[str]) -> None:
-    for group in warnings:
-        for warning in group:
-            output.warn(warning)
 
 
 def run_versions(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ fetches the instance document once with azimds's client (retries, deadline, api-
 negotiation), normalizes it and hands cloud-init ``azimds.facts.shapes.cloud_init_metadata``:
 ``cloud-init query ds.meta_data.fault_domain`` or ``{{ ds.meta_data.tags.Environment }}`` in a
 Jinja user-data template. userData (customData when IMDS still serves one) becomes user-data.
+What the document holds that cannot be read (userData that is not base64, ambiguous tags) is
+one warning line each, never the value, and every other fact is still used.
 
 It does not report ready to the Azure platform: on an image that the Azure agent does not
 provision, the built-in ``Azure`` datasource must stay in charge.
@@ -27,10 +29,10 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from cloudinit import sources, util
 
 from ..facts import model, shapes
+from ..imds import identity
 from ..imds.client import Client
 from ..imds.detect import detect
 from ..imds.errors import AzimdsError
-from . import identity
 from .settings import Settings, read_settings
 
 LOG = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ class DataSourceAzureImds(sources.DataSource):  # type: ignore[misc]  # cloud-in
         except AzimdsError as exc:  # every message says what happened and what to do
             LOG.warning("%s: no metadata from IMDS, datasource not used: %s", DSNAME, exc)
             return False
+        for warning in instance.warnings:  # e.g. userData that is not base64: left out
+            LOG.warning("%s: %s", DSNAME, warning)
         metadata = shapes.cloud_init_metadata(instance)
         vm_id = metadata["instance-id"]
         if not vm_id:

@@ -34,7 +34,10 @@ Minion configuration (every key optional)::
       include_user_data: false  # add user_data/custom_data: every master operator reads grains
 
 A bad value logs one line saying what to fix; the azure grain is then skipped and every other
-grain still loads. ``salt-call --refresh-grains-cache`` also refreshes this module's cache.
+grain still loads. What the document holds that cannot be read (userData that is not base64,
+ambiguous tags) is logged when fetched, one warning line each and never the value, and the
+grain is served with every other fact (``field_warnings`` and ``tag_warnings`` keep the lines).
+``salt-call --refresh-grains-cache`` also refreshes this module's cache.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 try:
     from azimds.imds.detect import Detection, detect
     from azimds.imds.errors import AzimdsError
+    from azimds.imds.identity import same_machine
 except ImportError as exc:  # the file was copied into _grains/ without the package installed
     _MISSING_CORE: Optional[str] = str(exc)
 else:
@@ -191,6 +195,8 @@ def _read_settings(section: Any) -> Settings:
 def _fetch(detection: Detection, settings: Settings) -> Dict[str, Any]:
     """Return the grain's values fetched now from the IMDS that detection found.
 
+    What could not be read in the document is logged, one warning line each.
+
     Raises:
         AzimdsError: IMDS did not answer usefully within ``settings.timeout``.
         ValueError: the endpoint is malformed.
@@ -207,6 +213,8 @@ def _fetch(detection: Detection, settings: Settings) -> Dict[str, Any]:
     )
     document = client.instance()
     instance = model.normalize(document.data, document.api_version)
+    for warning in instance.warnings:  # e.g. userData that is not base64: left out
+        log.warning("azure_imds: %s", warning)
     return shapes.salt_grains(instance, include_secrets=settings.include_user_data)
 
 
@@ -250,13 +258,10 @@ class Cache:
             return None
         grains: Dict[str, Any] = entry["grains"]
         vm_id = grains.get("vm_id")
-        if system_uuid and isinstance(vm_id, str):
-            # azimds's one rule for "vmId is this DMI system UUID" (byte order, case)
-            from azimds.cloudinit.identity import same_machine
-
-            if not same_machine(vm_id, system_uuid):
-                log.info("azure_imds: the cached grain is of VM %s, not this one; ignored", vm_id)
-                return None
+        # azimds's one rule for "vmId is this DMI system UUID" (byte order, case)
+        if system_uuid and isinstance(vm_id, str) and not same_machine(vm_id, system_uuid):
+            log.info("azure_imds: the cached grain is of VM %s, not this one; ignored", vm_id)
+            return None
         # A cache from the future (the clock was set back) ages as far as it is ahead.
         return Cached(grains, abs(time.time() - entry["fetched_at"]))
 

@@ -2,10 +2,12 @@
 
 Azure VMs have shown their DMI system UUID (``product_uuid``) in two byte orders: the first three
 groups of the UUID written little-endian on some (older, generation 1) VMs and kernels, and
-upper case on kernels before 4.15. Both are the same machine; treating them as a new one would
-make cloud-init run its per-instance steps again (new SSH host keys, a new user).
+upper case on kernels before 4.15. Both are the same machine; taking them for two would make
+cloud-init run its per-instance steps again (new SSH host keys, a new user) and Salt refuse the
+grain it cached on this very VM. This is the one rule every adapter uses; DMI is read where
+detection reads it.
 
-Standard library only; no cloud-init import.
+Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, Optional
 
-from ..imds.detect import dmi_dir
+from .detect import dmi_dir
 
 SYSTEM_UUID_FILE = "product_uuid"
 
