@@ -214,7 +214,8 @@ class Instance:
     ``tag_warnings`` lists what was ambiguous in the legacy tags string. ``field_warnings``
     lists the fields that could not be read and were left None (customData or userData that
     is not base64): every other field is still there. Both are for a person to see, e.g. on
-    stderr or in a tool's warnings. ``custom_data`` and ``user_data`` are hidden from repr.
+    stderr or in a tool's log: ``warnings`` gives them together. ``custom_data`` and
+    ``user_data`` are hidden from repr.
     """
 
     api_version: str
@@ -242,6 +243,15 @@ class Instance:
     field_warnings: Tuple[str, ...] = ()
     custom_data: Optional[Secret] = field(default=None, repr=False)
     user_data: Optional[Secret] = field(default=None, repr=False)
+
+    @property
+    def warnings(self) -> Tuple[str, ...]:
+        """Return every warning for the tool's user, one line each: fields, then tags.
+
+        What every adapter shows (a log line, a module warning, stderr); never a secret's value.
+        Not a field: the shapes carry ``field_warnings`` and ``tag_warnings`` themselves.
+        """
+        return self.field_warnings + self.tag_warnings
 
 
 def normalize(document: Mapping[str, Any], api_version: str) -> Instance:
