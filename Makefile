@@ -27,7 +27,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) cloud-init-packages
+## The azure_imds inventory's Redis fact cache test needs community.general (from the `ansible`
+## package of the package index, matching the controller's ansible-core 2.19; never galaxy)
+## and the redis client: installed once, apart from .venv, into .cache/ansible-extras.
+ANSIBLE_EXTRAS := .cache/ansible-extras
+ANSIBLE_EXTRAS_STAMP := $(ANSIBLE_EXTRAS)/.installed-stamp
+
+$(ANSIBLE_EXTRAS_STAMP): | $(STAMP)
+	rm -rf $(ANSIBLE_EXTRAS)
+	$(BIN)/python -m pip install --quiet --no-deps --target $(ANSIBLE_EXTRAS) 'ansible>=12,<13' redis
+	touch $(ANSIBLE_EXTRAS_STAMP)
+
+pytest: $(STAMP) cloud-init-packages $(ANSIBLE_EXTRAS_STAMP)
 	$(BIN)/python -m pytest -q
 
 ## bench: throughput and latency, each printed beside a baseline measured in the same run
@@ -46,11 +57,13 @@ clean:
 collection: $(STAMP)
 	$(BIN)/python -m azimds.shipping
 
-## ansible-latest: the collection's sanity, playbook and galaxy tests again, with the newest
+## ansible-latest: the collection's sanity, playbook, galaxy and inventory tests again, with the newest
 ## ansible-core the package index serves, in its own virtual environment (it needs Python 3.12+)
 ANSIBLE_LATEST := .venv-ansible-latest
 ANSIBLE_LATEST_STAMP := $(ANSIBLE_LATEST)/.installed-stamp
-ANSIBLE_TESTS := tests/test_ansible_module.py tests/test_ansible_sanity.py tests/test_ansible_galaxy.py
+ANSIBLE_TESTS := tests/test_ansible_module.py tests/test_ansible_sanity.py tests/test_ansible_galaxy.py \
+	tests/test_inventory_sources.py tests/test_inventory_groups.py tests/test_inventory_cache.py \
+	tests/test_inventory_docs.py tests/test_inventory_fleet.py
 
 $(ANSIBLE_LATEST_STAMP): $(STAMP)
 	@py=$$($(BIN)/python tests/ansible_support.py find-python 3.13 3.12) || exit 0; \

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,81 @@ def attestation(emulator: Emulator, root: Path) -> None:
     )
     print("  The same document without trusting the emulator's test CA:")
     run_azimds(["attest", "--verify", "--aia-host", emulator.base_url[len("http://") :]])
+
+
+INVENTORY_FLEET = """\
+seed: 3
+locations: {westus2: 4, eastus: 2}
+zones: ["1", "2", "3"]
+fault_domains: 2
+update_domains: 3
+tags: {Environment: [prod, dev, prod], Role: [web, db]}
+"""
+
+
+def ansible_inventory(_emulator: Emulator) -> None:
+    """Show the azure_imds inventory plugin grouping an emulated fleet (ansible-inventory)."""
+    heading("Ansible inventory: a fleet grouped by zone, domains and tags (azimds.imds.azure_imds)")
+    repository = Path(__file__).resolve().parents[2]
+    command = Path(sys.executable).parent / "ansible-inventory"
+    if not (repository / "ansible_collections" / "azimds").is_dir() or not command.exists():
+        print(
+            "  (skipped: needs ansible-core and a checkout of the repository, as `make demo` has)"
+        )
+        return
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "fleet.yaml").write_text(INVENTORY_FLEET, encoding="utf-8")
+        (folder / "ansible.cfg").write_text("[defaults]\n", encoding="utf-8")
+        config = (
+            "plugin: azimds.imds.azure_imds\nsource: endpoints\nendpoints: [azimds-fleet.json]\n"
+        )
+        (folder / "fleet.azure_imds.yml").write_text(config, encoding="utf-8")
+        fleet = subprocess.Popen(
+            [sys.executable, "-m", "azimds", "emulator", "fleet", "fleet.yaml", "--quiet"],
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not (folder / "azimds-fleet.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            print("$ azimds emulator fleet fleet.yaml &     # 6 VMs, each its own IMDS on loopback")
+            print("$ cat fleet.azure_imds.yml")
+            for line in config.splitlines():
+                print(f"     {line}")
+            env = {
+                **os.environ,
+                "ANSIBLE_COLLECTIONS_PATH": str(repository),
+                "ANSIBLE_CONFIG": str(folder / "ansible.cfg"),
+                "ANSIBLE_NOCOLOR": "1",
+            }
+            env.pop("AZIMDS_ENDPOINT", None)
+            commands = [
+                ["ansible-inventory", "-i", "fleet.azure_imds.yml", "--graph"],
+                [
+                    "ansible",
+                    "-i",
+                    "fleet.azure_imds.yml",
+                    "--list-hosts",
+                    "azure_zone_1:&azure_tag_environment_prod",
+                ],
+            ]
+            for argv in commands:
+                print("$ " + shlex.join(argv))
+                done = subprocess.run(
+                    [str(command.parent / argv[0]), *argv[1:]],
+                    cwd=folder,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    env=env,
+                )
+                for line in (done.stdout + done.stderr).rstrip().splitlines():
+                    print(f"     {line}")
+        finally:
+            fleet.terminate()
+            fleet.wait(timeout=30)
 
 
 # --- Ansible: the collection azimds.imds, run by a real ansible-playbook ---------------------
@@ -307,6 +383,7 @@ SECTIONS: List[Callable[[Emulator], None]] = [
     the_command,
     maintenance_window,
     ansible_playbook,
+    ansible_inventory,
     salt_grains,
     cloud_init,
 ]
