@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import dataclasses
 import pickle
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -13,11 +12,13 @@ import pytest
 from azimds.emulator.profile import default_profile
 from azimds.facts import shapes
 from azimds.facts.model import (
+    DISK_FIELDS,
     DataDisk,
     ExtendedLocation,
     Instance,
     Interface,
     MalformedDocument,
+    OsDisk,
     Plan,
     PublicKey,
     Secret,
@@ -528,7 +529,7 @@ def test_secrets_are_absent_from_repr_and_str() -> None:
         repr(instance.user_data),
         str(instance.user_data),
         f"{instance.custom_data}",
-        repr(dataclasses.asdict(instance)),
+        repr(instance._asdict()),
     ]
     for text in shown:
         assert "hunter2" not in text
@@ -597,10 +598,17 @@ def test_secret_equality_compares_values() -> None:
 
 def test_model_is_frozen() -> None:
     instance = at(versions.NEWEST)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         instance.vm_id = "other"  # type: ignore[misc]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         instance.placement.zone = "2"  # type: ignore[misc]
+
+
+def test_both_kinds_of_disk_start_with_the_fields_every_disk_has() -> None:
+    # A named tuple inherits no fields: OsDisk and DataDisk each list DISK_FIELDS first, in order.
+    assert OsDisk._fields[: len(DISK_FIELDS)] == DISK_FIELDS
+    assert DataDisk._fields[: len(DISK_FIELDS)] == DISK_FIELDS
+    assert set(OsDisk._fields) & set(DataDisk._fields) == set(DISK_FIELDS)
 
 
 def test_input_document_is_not_changed() -> None:

@@ -10,8 +10,7 @@ Standard library only, Python 3.8+: this module is shipped to managed hosts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from ..imds.errors import MalformedDocument
 from ..imds.paths import element_at, key_path
@@ -27,14 +26,13 @@ class MalformedTags(MalformedDocument):
     """``tags`` or ``tagsList`` has the wrong type (not a string, not a list of name/value)."""
 
 
-@dataclass(frozen=True)
-class ParsedTags:
+class ParsedTags(NamedTuple):
     """Tags as a dict (in document order), where they came from, and what was ambiguous.
 
     ``source`` is ``"tagsList"``, ``"tags"`` or None when the document carries neither.
     """
 
-    tags: Dict[str, str] = field(default_factory=dict)
+    tags: Dict[str, str]
     warnings: Tuple[str, ...] = ()
     source: Optional[str] = None
 
@@ -55,7 +53,7 @@ def parse_tags(compute: Mapping[str, Any]) -> ParsedTags:
         return parse_tags_list(compute["tagsList"])
     if "tags" in compute:
         return parse_tags_string(compute["tags"])
-    return ParsedTags()
+    return ParsedTags(tags={})
 
 
 def parse_tags_list(items: Any) -> ParsedTags:
@@ -104,7 +102,7 @@ def parse_tags_string(text: Any) -> ParsedTags:
     if not isinstance(text, str):
         raise MalformedTags("compute.tags", f"must be a string, found {json_kind(text)}")
     if text == "":
-        return ParsedTags(source=SOURCE_STRING)
+        return ParsedTags(tags={}, source=SOURCE_STRING)
     pairs: List[Tuple[str, str]] = []
     warnings: List[str] = []
     name_prefix: Optional[str] = None  # colonless segments seen before any pair

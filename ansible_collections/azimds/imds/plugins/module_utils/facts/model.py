@@ -3,19 +3,23 @@
 """The normalized model of an IMDS instance document, the same for every api-version.
 
 ``normalize(document, api_version)`` (written in ``normalize.py``) turns the JSON IMDS served
-into these frozen dataclasses, with one meaning for "absent": a field the api-version does not
+into these immutable types, with one meaning for "absent": a field the api-version does not
 serve and a field IMDS serves as ``""`` (present, not applicable) are both None. Booleans
 (``"true"``/``"false"``) become bool, numeric strings int, MAC addresses are written
 ``00:0d:3a:36:dd:ed``, subnets as CIDR, tags a dict, customData/userData decoded from base64
 and hidden from repr and str.
 
+Each type is a ``typing.NamedTuple``: immutable, compared as a tuple of its values, with
+``_fields`` and ``_asdict()`` for the shapes. Named tuples rather than frozen dataclasses
+because this module is imported afresh in every Ansible run and every cold Salt fetch, and
+creating these classes as dataclasses took about ten times as long.
+
 Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+# No ``from __future__ import annotations`` here: typing.NamedTuple checks every field's type
+# when it creates the class, and an annotation kept as a string must be compiled first.
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ..imds.errors import MalformedDocument as MalformedDocument  # part of the model API
 
@@ -58,16 +62,14 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
-class ExtendedLocation:
+class ExtendedLocation(NamedTuple):
     """An extended location (edge zone) the VM runs in: ``type`` (e.g. EdgeZone) and name."""
 
     type: Optional[str]
     name: Optional[str]
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """Where the VM runs: region, zone, fault/update domains, scale set, dedicated host."""
 
     location: Optional[str]
@@ -84,8 +86,7 @@ class Placement:
     extended_location: Optional[ExtendedLocation]
 
 
-@dataclass(frozen=True)
-class Image:
+class Image(NamedTuple):
     """The image the VM was built from: marketplace reference, custom or gallery image ids."""
 
     publisher: Optional[str]
@@ -98,8 +99,7 @@ class Image:
     community_gallery_image_id: Optional[str]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """The marketplace purchase plan of the image."""
 
     name: Optional[str]
@@ -107,8 +107,7 @@ class Plan:
     publisher: Optional[str]
 
 
-@dataclass(frozen=True)
-class OsProfile:
+class OsProfile(NamedTuple):
     """The OS settings Azure provisioned: admin user, computer name, password login."""
 
     admin_username: Optional[str]
@@ -116,8 +115,7 @@ class OsProfile:
     password_authentication_disabled: Optional[bool]
 
 
-@dataclass(frozen=True)
-class Security:
+class Security(NamedTuple):
     """The security profile: Trusted Launch settings and encryption at host."""
 
     security_type: Optional[str]
@@ -126,9 +124,22 @@ class Security:
     encryption_at_host: Optional[bool]
 
 
-@dataclass(frozen=True)
-class Disk:
-    """What every disk has (the OS disk and each data disk)."""
+# What every disk has, first in OsDisk and in DataDisk alike (a named tuple inherits no fields).
+DISK_FIELDS = (
+    "name",
+    "size_gb",
+    "caching",
+    "create_option",
+    "storage_account_type",
+    "managed_disk_id",
+    "vhd_uri",
+    "image_uri",
+    "write_accelerator_enabled",
+)
+
+
+class OsDisk(NamedTuple):
+    """The OS disk: the fields of every disk (``DISK_FIELDS``), then its own."""
 
     name: Optional[str]
     size_gb: Optional[int]
@@ -139,21 +150,24 @@ class Disk:
     vhd_uri: Optional[str]
     image_uri: Optional[str]
     write_accelerator_enabled: Optional[bool]
-
-
-@dataclass(frozen=True)
-class OsDisk(Disk):
-    """The OS disk."""
-
     os_type: Optional[str]
     encryption_enabled: Optional[bool]
     ephemeral_option: Optional[str]
 
 
-@dataclass(frozen=True)
-class DataDisk(Disk):
-    """One data disk; throttles and capacity are served from 2021-05-01."""
+class DataDisk(NamedTuple):
+    """One data disk: the fields of every disk (``DISK_FIELDS``), then its own; throttles and
+    capacity are served from 2021-05-01."""
 
+    name: Optional[str]
+    size_gb: Optional[int]
+    caching: Optional[str]
+    create_option: Optional[str]
+    storage_account_type: Optional[str]
+    managed_disk_id: Optional[str]
+    vhd_uri: Optional[str]
+    image_uri: Optional[str]
+    write_accelerator_enabled: Optional[bool]
     lun: Optional[int]
     capacity_bytes: Optional[int]
     bytes_per_second_throttle: Optional[int]
@@ -162,8 +176,7 @@ class DataDisk(Disk):
     is_ultra_disk: Optional[bool]
 
 
-@dataclass(frozen=True)
-class Storage:
+class Storage(NamedTuple):
     """Disks: None when the api-version has no storageProfile (before 2019-06-01)."""
 
     os_disk: Optional[OsDisk]
@@ -171,8 +184,7 @@ class Storage:
     resource_disk_size_mb: Optional[int]
 
 
-@dataclass(frozen=True)
-class Interface:
+class Interface(NamedTuple):
     """One network interface: MAC, addresses and subnets (CIDR), empty entries dropped."""
 
     mac: Optional[str]
@@ -184,8 +196,7 @@ class Interface:
     ipv6_subnets: Tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Network:
+class Network(NamedTuple):
     """The interfaces in the order IMDS served them, and the primary IPv4 addresses.
 
     IMDS does not guarantee interface order. The primary addresses are the first private and
@@ -198,16 +209,14 @@ class Network:
     primary_public_ipv4: Optional[str]
 
 
-@dataclass(frozen=True)
-class PublicKey:
+class PublicKey(NamedTuple):
     """An SSH public key Azure placed on the VM, and the file it went to."""
 
     key_data: Optional[str]
     path: Optional[str]
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(NamedTuple):
     """The normalized instance document. None means absent: not served or served as ``""``.
 
     ``tags`` is None only when the document has neither ``tags`` nor ``tagsList``;
@@ -215,7 +224,7 @@ class Instance:
     lists the fields that could not be read and were left None (customData or userData that
     is not base64): every other field is still there. Both are for a person to see, e.g. on
     stderr or in a tool's log: ``warnings`` gives them together. ``custom_data`` and
-    ``user_data`` are hidden from repr.
+    ``user_data`` are Secrets: repr and str show ``Secret(<hidden>)``, never the value.
     """
 
     api_version: str
@@ -241,8 +250,8 @@ class Instance:
     tags: Optional[Dict[str, str]]
     tag_warnings: Tuple[str, ...] = ()
     field_warnings: Tuple[str, ...] = ()
-    custom_data: Optional[Secret] = field(default=None, repr=False)
-    user_data: Optional[Secret] = field(default=None, repr=False)
+    custom_data: Optional[Secret] = None
+    user_data: Optional[Secret] = None
 
     @property
     def warnings(self) -> Tuple[str, ...]:

@@ -176,7 +176,7 @@ def _storage(profile: Optional[_Node]) -> Storage:
 
 
 def _disk(disk: _Node) -> Dict[str, Any]:
-    """Return the fields every disk has, by Disk field name."""
+    """Return the fields every disk has (``model.DISK_FIELDS``), by name."""
     managed = disk.section("managedDisk")
     return {
         "name": disk.text("name"),

@@ -15,7 +15,6 @@ Standard library only, Python 3.8+: this module is shipped to managed hosts.
 from __future__ import annotations
 
 import base64
-import dataclasses
 from typing import Any, Dict, List, Optional, Tuple
 
 from .model import Instance, Secret
@@ -32,9 +31,9 @@ def ansible_facts(instance: Instance, include_secrets: bool = False) -> Dict[str
     are lists. customData/userData are included only when ``include_secrets`` is True.
     """
     facts: Dict[str, Any] = {}
-    for item in dataclasses.fields(instance):
-        if item.name not in SECRET_FIELDS:
-            facts[item.name] = _plain(getattr(instance, item.name))
+    for name, value in zip(instance._fields, instance):
+        if name not in SECRET_FIELDS:
+            facts[name] = _plain(value)
     if include_secrets:
         facts["custom_data"] = _secret(instance.custom_data)
         facts["user_data"] = _secret(instance.user_data)
@@ -137,11 +136,12 @@ def _key_strings(instance: Instance) -> List[str]:
 
 
 def _plain(value: Any) -> Any:
-    """Return ``value`` with dataclasses as dicts and tuples as lists, for JSON and YAML."""
+    """Return ``value`` with the model's named tuples as dicts and other tuples as lists, for
+    JSON and YAML."""
     if isinstance(value, Secret):
         raise TypeError("a Secret is never converted implicitly")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a type of the model
+        return {name: _plain(item) for name, item in zip(value._fields, value)}
     if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
