@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,40 @@ def test_off_azure_with_the_real_environment_and_no_dmi_opens_no_socket(
     monkeypatch.delenv("AZIMDS_DISABLE", raising=False)
     with pytest.raises(NotOnAzure):
         Client().instance()
+
+
+# What the off-Azure path imports: in Ansible every imported file is compiled from source on
+# every run, and a Salt minion or cloud-init off Azure should load no more than it uses.
+OFF_AZURE_IMPORTS = """
+import sys
+from azimds.imds.detect import detect
+from azimds.imds.errors import NotOnAzure
+found = detect(environ={"AZIMDS_DMI_DIR": sys.argv[1]})
+assert not found.on_azure
+print(str(NotOnAzure(found.reason)))
+print(" ".join(sorted(name for name in sys.modules if name.startswith("azimds."))))
+"""
+
+
+def test_off_azure_detection_and_its_error_import_nothing_more(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", OFF_AZURE_IMPORTS, str(tmp_path / "no-dmi")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    message, modules = done.stdout.splitlines()
+    assert message.startswith("not on Azure: cannot read") and "Nothing was sent" in message
+    assert modules.split() == [
+        "azimds.imds",
+        "azimds.imds.detect",
+        "azimds.imds.errors",
+        "azimds.imds.version",
+    ]
+
+
+def test_an_endpoint_is_still_checked_when_detection_imports_its_parser_late() -> None:
+    with pytest.raises(ValueError, match="not of the form http://HOST"):
+        detect("https://127.0.0.1:1")
+    with pytest.raises(ValueError, match="not of the form http://HOST"):
+        detect(environ={"AZIMDS_ENDPOINT": "http://127.0.0.1:1/path"})

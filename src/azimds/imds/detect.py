@@ -22,8 +22,6 @@ from __future__ import annotations
 import os
 from typing import Mapping, NamedTuple, Optional
 
-from .endpoint import parse_endpoint
-
 DEFAULT_ENDPOINT = "http://169.254.169.254"
 AZURE_CHASSIS_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
 DEFAULT_DMI_DIR = "/sys/class/dmi/id"
@@ -79,11 +77,11 @@ def detect(
             "(0, false, no, off, empty); fix or unset it"
         )
     if endpoint:
-        parse_endpoint(endpoint)
+        _check_endpoint(endpoint)
         return Detection(True, endpoint, "argument", f"endpoint {endpoint} was given")
     from_env = env.get(ENV_ENDPOINT, "").strip()
     if from_env:
-        parse_endpoint(from_env)
+        _check_endpoint(from_env)
         return Detection(True, from_env, "environment", f"{ENV_ENDPOINT}={from_env} is set")
     tag_path = os.path.join(dmi_dir(env), "chassis_asset_tag")
     tag = read_asset_tag(tag_path)
@@ -94,6 +92,18 @@ def detect(
     else:
         reason = f"{tag_path} holds {tag!r}, not Azure's {AZURE_CHASSIS_ASSET_TAG}"
     return Detection(False, None, "none", reason)
+
+
+def _check_endpoint(url: str) -> None:
+    """Check that ``url`` is an IMDS endpoint (``endpoint.py``).
+
+    Raises:
+        ValueError: it is not ``http://HOST[:PORT]``.
+    """
+    # Imported here, where an endpoint is given: off Azure, detection imports nothing more.
+    from .endpoint import parse_endpoint
+
+    parse_endpoint(url)
 
 
 def dmi_dir(environ: Optional[Mapping[str, str]] = None) -> str:

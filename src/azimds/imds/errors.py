@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
-from .printable import printable
-
 # What to check when nothing usable came back from the real IMDS address.
 IMDS_ADVICE = (
     "Check that this VM can reach IMDS (no route or firewall blocking 169.254.169.254), or "
@@ -109,7 +107,7 @@ class BadRequest(AzimdsError):
     def __init__(self, url: str, status: int, service_error: str, hint: str = "") -> None:
         self.url = url
         self.status = status
-        self.service_error = printable(service_error)
+        self.service_error = _printable(service_error)
         said = f": {self.service_error.rstrip('.')}" if service_error else ""
         advice = hint or "Check the path and the query; such an answer is not retried"
         super().__init__(f"IMDS rejected {url} with HTTP {status}{said}. {advice}.")
@@ -164,7 +162,7 @@ class MalformedResponse(AzimdsError):
             "output of `azimds get`"
         )
         super().__init__(
-            f"IMDS answered {url} with a response azimds cannot use: {printable(problem)}. "
+            f"IMDS answered {url} with a response azimds cannot use: {_printable(problem)}. "
             f"{advice}."
         )
 
@@ -214,7 +212,7 @@ class Redirected(AzimdsError):
         self.url = url
         self.status = status
         self.location = location
-        shown = printable(location, limit=200) if location else "(no Location)"
+        shown = _printable(location, limit=200) if location else "(no Location)"
         super().__init__(
             f"{url} answered HTTP {status} redirecting to {shown}; "
             "azimds never follows redirects (IMDS does not send them). Check that the endpoint "
@@ -234,3 +232,14 @@ class VersionNotAvailable(AzimdsError):
         self.wanted = wanted
         self.offered: Tuple[str, ...] = tuple(offered)
         super().__init__(message)
+
+
+def _printable(text: str, limit: Optional[int] = None) -> str:
+    """Return network ``text`` made printable (``printable.py``), cut at ``limit`` characters.
+
+    printable.py is imported on the first error that carries network text: the off-Azure path
+    (detection, NotOnAzure) never needs it.
+    """
+    from .printable import printable
+
+    return printable(text, limit=limit)
