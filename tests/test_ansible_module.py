@@ -214,6 +214,7 @@ def test_off_azure_nothing_is_sent_and_the_play_goes_on(tmp_path: Path) -> None:
     assert failed["msg"].startswith("not on Azure: ") and "chassis_asset_tag" in failed["msg"]
     disabled = result.dumps["disabled"]["ansible_facts"]["azure_imds"]
     assert disabled["status"] == "not_on_azure" and "AZIMDS_DISABLE=1" in disabled["message"]
+    assert "unset it" in disabled["message"]  # no endpoint helps while AZIMDS_DISABLE is set
 
 
 def test_imds_down_longer_than_the_timeout(tmp_path: Path) -> None:

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from azimds.imds.client import Client
-from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG, DEFAULT_ENDPOINT, detect
+from azimds.imds.detect import (
+    AZURE_CHASSIS_ASSET_TAG,
+    DEFAULT_ENDPOINT,
+    detect,
+    not_on_azure_message,
+)
 from azimds.imds.errors import NotOnAzure
 
 
@@ -118,20 +123,31 @@ def test_off_azure_with_the_real_environment_and_no_dmi_opens_no_socket(
         Client().instance()
 
 
+def test_not_on_azure_says_what_to_do_and_the_error_says_the_same(tmp_path: Path) -> None:
+    off = detect(environ={"AZIMDS_DMI_DIR": str(tmp_path / "none")})
+    told = not_on_azure_message(off.reason)
+    assert told.startswith(f"not on Azure: {off.reason}. Nothing was sent.")
+    assert "set AZIMDS_ENDPOINT=http://HOST:PORT" in told
+    disabled = detect(environ={"AZIMDS_DISABLE": "yes"})
+    told_disabled = not_on_azure_message(disabled.reason, disabled=True)
+    assert "AZIMDS_DISABLE=yes is set" in told_disabled and "unset it" in told_disabled
+    assert str(NotOnAzure(off.reason)) == told
+    assert str(NotOnAzure(disabled.reason, disabled=True)) == told_disabled
+
+
 # What the off-Azure path imports: in Ansible every imported file is compiled from source on
 # every run, and a Salt minion or cloud-init off Azure should load no more than it uses.
 OFF_AZURE_IMPORTS = """
 import sys
-from azimds.imds.detect import detect
-from azimds.imds.errors import NotOnAzure
+from azimds.imds.detect import detect, not_on_azure_message
 found = detect(environ={"AZIMDS_DMI_DIR": sys.argv[1]})
 assert not found.on_azure
-print(str(NotOnAzure(found.reason)))
+print(not_on_azure_message(found.reason))
 print(" ".join(sorted(name for name in sys.modules if name.startswith("azimds."))))
 """
 
 
-def test_off_azure_detection_and_its_error_import_nothing_more(tmp_path: Path) -> None:
+def test_off_azure_detection_and_its_message_import_nothing_more(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", OFF_AZURE_IMPORTS, str(tmp_path / "no-dmi")],
         capture_output=True,
@@ -140,12 +156,7 @@ def test_off_azure_detection_and_its_error_import_nothing_more(tmp_path: Path) -
     )
     message, modules = done.stdout.splitlines()
     assert message.startswith("not on Azure: cannot read") and "Nothing was sent" in message
-    assert modules.split() == [
-        "azimds.imds",
-        "azimds.imds.detect",
-        "azimds.imds.errors",
-        "azimds.imds.version",
-    ]
+    assert modules.split() == ["azimds.imds", "azimds.imds.detect", "azimds.imds.version"]
 
 
 def test_an_endpoint_is_still_checked_when_detection_imports_its_parser_late() -> None:

@@ -12,7 +12,8 @@ The order, first match wins:
 
 An endpoint, given or from the environment, must be ``http://HOST[:PORT]`` (``endpoint.py``):
 a malformed one is an error here, before anything else looks at it. Detection reads one small
-file at most and never opens a socket.
+file at most and never opens a socket. ``not_on_azure_message`` is what to tell a person when it
+says no (``errors.NotOnAzure`` carries it): an answer off Azure needs nothing but this module.
 
 Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
@@ -92,6 +93,26 @@ def detect(
     else:
         reason = f"{tag_path} holds {tag!r}, not Azure's {AZURE_CHASSIS_ASSET_TAG}"
     return Detection(False, None, "none", reason)
+
+
+def not_on_azure_message(reason: str, disabled: bool = False) -> str:
+    """Return what to tell a person when detection says not to talk to IMDS: ``reason`` (a
+    Detection's), that nothing was sent, and how to talk to an IMDS anyway.
+
+    ``disabled`` is True when ``AZIMDS_DISABLE`` decided (source "disabled"): then no endpoint
+    helps, and the advice is to unset it.
+    """
+    if disabled:
+        advice = (
+            "AZIMDS_DISABLE turns every request off, even to an endpoint given explicitly; "
+            "unset it (or set it to 0) to talk to IMDS."
+        )
+    else:
+        advice = (
+            "To talk to an IMDS anyway (an emulator, say), pass an endpoint or set "
+            "AZIMDS_ENDPOINT=http://HOST:PORT."
+        )
+    return f"not on Azure: {reason}. Nothing was sent. {advice}"
 
 
 def _check_endpoint(url: str) -> None:

@@ -397,13 +397,11 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-# Detection and errors only, at first: off Azure the module stops before the client and the
+# Detection only, at first: off Azure the module stops before the errors, the client and the
 # model are even imported (AnsiballZ compiles every imported file afresh on each run).
-from ansible_collections.azimds.imds.plugins.module_utils.imds.detect import detect
-from ansible_collections.azimds.imds.plugins.module_utils.imds.errors import (
-    AzimdsError,
-    NotOnAzure,
-    Unavailable,
+from ansible_collections.azimds.imds.plugins.module_utils.imds.detect import (
+    detect,
+    not_on_azure_message,
 )
 
 SECTIONS = (
@@ -483,10 +481,9 @@ def gather(client, params):
     return facts, list(instance.warnings)
 
 
-def unavailable(module, status, error, endpoint):
+def unavailable(module, status, message, endpoint):
     """Apply on_unavailable to a host that is not on Azure or whose IMDS did not answer."""
     choice = module.params["on_unavailable"]
-    message = str(error)
     if choice == "fail":
         module.fail_json(msg=message, azure_imds_status=status)
     if choice == "skip":
@@ -507,7 +504,11 @@ def main():
     except ValueError as exc:  # AZIMDS_DISABLE is neither true nor false
         module.fail_json(msg=str(exc))
     if not detection.on_azure:  # nothing is sent, nothing more is imported
-        unavailable(module, "not_on_azure", NotOnAzure(detection.reason), None)
+        disabled = detection.source == "disabled"
+        unavailable(module, "not_on_azure", not_on_azure_message(detection.reason, disabled), None)
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.azimds.imds.plugins.module_utils.imds.errors import AzimdsError, Unavailable
+
     try:
         client = make_client(module.params)
     except ValueError as exc:  # a malformed endpoint or api_version
@@ -515,7 +516,7 @@ def main():
     try:
         facts, warnings = gather(client, module.params)
     except Unavailable as exc:
-        unavailable(module, "unavailable", exc, client.endpoint.base_url)
+        unavailable(module, "unavailable", str(exc), client.endpoint.base_url)
     except AzimdsError as exc:  # the core's message says what happened and what to do
         module.fail_json(msg=str(exc))
     for warning in warnings:  # fields, then tags; never a secret's value

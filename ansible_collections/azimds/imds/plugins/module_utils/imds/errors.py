@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
+from .detect import not_on_azure_message
+from .printable import printable
+
 # What to check when nothing usable came back from the real IMDS address.
 IMDS_ADVICE = (
     "Check that this VM can reach IMDS (no route or firewall blocking 169.254.169.254), or "
@@ -28,24 +31,17 @@ class AzimdsError(Exception):
 class NotOnAzure(AzimdsError):
     """This machine is not an Azure VM (or azimds was told so); nothing was sent.
 
+    The message is ``detect.not_on_azure_message``: what detection says, and what to do.
+
     Attributes:
         reason: why detection decided so, e.g. the chassis asset tag it read.
+        disabled: True when ``AZIMDS_DISABLE`` decided.
     """
 
     def __init__(self, reason: str, *, disabled: bool = False) -> None:
         self.reason = reason
         self.disabled = disabled
-        if disabled:
-            advice = (
-                "AZIMDS_DISABLE turns every request off, even to an endpoint given explicitly; "
-                "unset it (or set it to 0) to talk to IMDS."
-            )
-        else:
-            advice = (
-                "To talk to an IMDS anyway (an emulator, say), pass an endpoint or set "
-                "AZIMDS_ENDPOINT=http://HOST:PORT."
-            )
-        super().__init__(f"not on Azure: {reason}. Nothing was sent. {advice}")
+        super().__init__(not_on_azure_message(reason, disabled))
 
 
 class Attempt:
@@ -109,7 +105,7 @@ class BadRequest(AzimdsError):
     def __init__(self, url: str, status: int, service_error: str, hint: str = "") -> None:
         self.url = url
         self.status = status
-        self.service_error = _printable(service_error)
+        self.service_error = printable(service_error)
         said = f": {self.service_error.rstrip('.')}" if service_error else ""
         advice = hint or "Check the path and the query; such an answer is not retried"
         super().__init__(f"IMDS rejected {url} with HTTP {status}{said}. {advice}.")
@@ -164,7 +160,7 @@ class MalformedResponse(AzimdsError):
             "output of `azimds get`"
         )
         super().__init__(
-            f"IMDS answered {url} with a response azimds cannot use: {_printable(problem)}. "
+            f"IMDS answered {url} with a response azimds cannot use: {printable(problem)}. "
             f"{advice}."
         )
 
@@ -214,7 +210,7 @@ class Redirected(AzimdsError):
         self.url = url
         self.status = status
         self.location = location
-        shown = _printable(location, limit=200) if location else "(no Location)"
+        shown = printable(location, limit=200) if location else "(no Location)"
         super().__init__(
             f"{url} answered HTTP {status} redirecting to {shown}; "
             "azimds never follows redirects (IMDS does not send them). Check that the endpoint "
@@ -234,14 +230,3 @@ class VersionNotAvailable(AzimdsError):
         self.wanted = wanted
         self.offered: Tuple[str, ...] = tuple(offered)
         super().__init__(message)
-
-
-def _printable(text: str, limit: Optional[int] = None) -> str:
-    """Return network ``text`` made printable (``printable.py``), cut at ``limit`` characters.
-
-    printable.py is imported on the first error that carries network text: the off-Azure path
-    (detection, NotOnAzure) never needs it.
-    """
-    from .printable import printable
-
-    return printable(text, limit=limit)
