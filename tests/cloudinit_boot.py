@@ -34,13 +34,14 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from azimds.cloudinit import SNIPPET_NAME, snippet
 from azimds.emulator import Emulator, profile_from_mapping
+from azimds.emulator.netns import IMDS_ADDRESS, loopback_packets
+from azimds.emulator.sandbox import fake_dmi
 
 PRIVATE = ("/run", "/var", "/tmp", "/etc")  # where cloud-init may write, all private here
 NULLED = ("/dev/console", "/dev/kmsg")
 STAGING = Path("/run/azimds")
 VAR_LINKS = {"run": "/run", "lock": "/run/lock"}
 VAR_DIRS = ("lib", "log", "tmp", "cache", "spool", "local", "opt", "mail", "backups")
-IMDS = "169.254.169.254"
 
 Entry = Tuple[str, int, str]  # kind, size, sha256 (files) or target (links)
 
@@ -57,7 +58,7 @@ def seal(work: Path) -> Tuple[Path, List[str]]:
     copied (unreadable here: owned by users this namespace does not map).
     """
     run(["ip", "link", "set", "lo", "up"])
-    run(["ip", "addr", "add", f"{IMDS}/32", "dev", "lo"])
+    run(["ip", "addr", "add", f"{IMDS_ADDRESS}/32", "dev", "lo"])
     run(["mount", "-t", "sysfs", "sysfs", "/sys"])  # this namespace's devices only: lo
     run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"])
     (STAGING / "etc").mkdir(parents=True)
@@ -153,15 +154,6 @@ def install_config(release_root: Path, scenario: Dict[str, Any]) -> None:
     )
 
 
-def lo_packets() -> int:
-    """Return the packets sent on this namespace's loopback so far (its only interface)."""
-    for line in Path("/proc/self/net/dev").read_text(encoding="ascii").splitlines():
-        name, _, counters = line.partition(":")
-        if name.strip() == "lo":
-            return int(counters.split()[9])  # transmit packets
-    raise RuntimeError("no lo in /proc/self/net/dev")
-
-
 def cloud_init(args: List[str], env: Dict[str, str]) -> Dict[str, Any]:
     """Run ``cloud-init ARGS`` (the unpacked package's code); return its result."""
     started = time.monotonic()
@@ -192,10 +184,7 @@ def main() -> int:
     scenario = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     release_root = Path(scenario["release_root"])
     work, unreadable = seal(Path(scenario["work"]))
-    dmi = work / "dmi"
-    dmi.mkdir()
-    for name, value in scenario["dmi"].items():
-        (dmi / name).write_text(value + "\n", encoding="ascii")
+    dmi = fake_dmi(work / "dmi", **scenario["dmi"])
     install_config(release_root, scenario)
     before = listing(PRIVATE)
     env = {
@@ -207,12 +196,14 @@ def main() -> int:
         "HOME": "/root",
     }
     profile = profile_from_mapping(scenario.get("profile") or {}, source="<scenario>")
-    with Emulator(profile, host=IMDS, port=80, allow_any_address=True, rate_limit=False) as emu:
+    with Emulator(
+        profile, host=IMDS_ADDRESS, port=80, allow_any_address=True, rate_limit=False
+    ) as emu:
         for fault in scenario.get("faults", []):
             emu.add_fault(fault)
-        packets = lo_packets()
+        packets = loopback_packets()
         commands = [cloud_init(["init", "--local"], env), cloud_init(["init"], env)]
-        boot_packets = lo_packets() - packets
+        boot_packets = loopback_packets() - packets
         requests = [{"path": r.path, "query": r.query, "status": r.status} for r in emu.requests]
     for query in scenario.get("queries", []):
         commands.append(cloud_init(["query", *query], env))

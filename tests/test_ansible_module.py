@@ -29,10 +29,6 @@ from azimds.imds.detect import DEFAULT_ENDPOINT
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(
-        not support.netns_available() and not os.environ.get("CI"),
-        reason="unshare -rn (private network namespace) is not available here",
-    ),
     pytest.mark.timeout(300),
 ]
 

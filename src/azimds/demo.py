@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Callable, List, Optional
 from urllib.parse import urlsplit
 
-from .emulator import Emulator, default_profile
+from . import salt_minion
+from .emulator import Emulator, default_profile, netns
+from .emulator.sandbox import EmulatorProcess, environment
 
 PAUSE = 0.25  # stay under IMDS's 5 requests per second, as a real client must
 
@@ -160,15 +162,7 @@ def ansible_inventory(_emulator: Emulator) -> None:
             "plugin: azimds.imds.azure_imds\nsource: endpoints\nendpoints: [azimds-fleet.json]\n"
         )
         (folder / "fleet.azure_imds.yml").write_text(config, encoding="utf-8")
-        fleet = subprocess.Popen(
-            [sys.executable, "-m", "azimds", "emulator", "fleet", "fleet.yaml", "--quiet"],
-            cwd=folder,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not (folder / "azimds-fleet.json").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
+        with EmulatorProcess(["fleet", "fleet.yaml", "--quiet"], cwd=folder):
             print("$ azimds emulator fleet fleet.yaml &     # 6 VMs, each its own IMDS on loopback")
             print("$ cat fleet.azure_imds.yml")
             for line in config.splitlines():
@@ -202,9 +196,6 @@ def ansible_inventory(_emulator: Emulator) -> None:
                 )
                 for line in (done.stdout + done.stderr).rstrip().splitlines():
                     print(f"     {line}")
-        finally:
-            fleet.terminate()
-            fleet.wait(timeout=30)
 
 
 # --- Ansible: the collection azimds.imds, run by a real ansible-playbook ---------------------
@@ -283,18 +274,16 @@ def salt_grains(emulator: Emulator) -> None:
     Salt's core grains look up the host name in DNS, so Salt runs in a network namespace with
     only loopback (``unshare -rn``) and an emulator of its own there; ``emulator`` is unused.
     """
-    from .saltext import netns, sandbox
-
     heading("Salt: the azure grain (salt-call --local, Salt installed with the dev extras)")
     why_not = netns.available()
     if why_not is not None:
         print(f"  skipped: Salt runs here only in a private network namespace, and {why_not}")
         return
     with tempfile.TemporaryDirectory() as folder, netns.PrivateNetwork() as network:
-        vm = sandbox.EmulatorProcess(network, ["serve", "--port", "0", "--quiet"]).start()
+        vm = EmulatorProcess(["serve", "--port", "0", "--quiet"], network).start()
         root = Path(folder)
-        config = sandbox.write_config(root, sandbox.minion_settings(root, minion_id="demo"))
-        env = sandbox.environment(vm.base_url)
+        config = salt_minion.write_config(root, salt_minion.minion_settings(root, minion_id="demo"))
+        env = environment(vm.base_url)
         print(f"  (AZIMDS_ENDPOINT={vm.base_url}: the emulated VM; the minion config is in")
         print(f"  {config}/minion, every path under {folder})")
         for args in (
@@ -303,7 +292,7 @@ def salt_grains(emulator: Emulator) -> None:
             ["match.grain", "azure:tags:Environment:Prod"],
         ):
             print(f"$ salt-call --local {' '.join(args)}")
-            command = sandbox.salt_call_command(config, *args, output="nested")
+            command = salt_minion.salt_call_command(config, *args, output="nested")
             done = network.run(command, env=env, capture_output=True, text=True)
             lines = (done.stdout + done.stderr).rstrip().splitlines()
             for line in lines[:40]:
