@@ -11,14 +11,12 @@ installing ansible-test's requirements.)
 Which ansible-core runs is chosen by ``AZIMDS_ANSIBLE_BIN`` (a folder holding ansible-playbook,
 ansible-doc, ansible-test, ...): by default the one installed beside this Python (the
 controller's, from ``.venv``); ``make ansible-latest`` points it at the newest release's own
-virtual environment. Run as a script, this module prints the path of a Python of a given
-version: ``python tests/ansible_support.py find-python 3.13 3.12``.
+virtual environment. Target Pythons are found by ``pythons.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import glob
 import json
 import os
 import re
@@ -32,6 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from azimds.emulator import sandbox
 from azimds.emulator.netns import IMDS_ADDRESS, PrivateNetwork
 from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
+from pythons import find_python, missing
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = REPO / "ansible_collections" / "azimds" / "imds"
@@ -71,56 +70,25 @@ def controller_python(bin_dir: Path) -> Path:
     return bin_dir / "python"
 
 
+@functools.lru_cache(maxsize=None)
+def controller_version(bin_dir: Path) -> str:
+    """Return the version ("3.12") of the Python that runs the ansible-core of ``bin_dir``."""
+    script = "import sys; print('%d.%d' % sys.version_info[:2])"
+    done = subprocess.run(
+        [str(controller_python(bin_dir)), "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.strip()
+
+
 def supported_targets(bin_dir: Path) -> List[str]:
     """Return the target Python versions the ansible-core of ``bin_dir`` supports."""
     if core_version(bin_dir) >= (2, 20):
         return [v for v in TARGET_PYTHONS if v != "3.8"]
     return list(TARGET_PYTHONS)
-
-
-def _version_of(executable: str) -> Optional[str]:
-    try:
-        done = subprocess.run(
-            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except OSError:
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-@functools.lru_cache(maxsize=None)
-def find_python(version: str) -> Optional[str]:
-    """Return a working interpreter of ``version`` (e.g. "3.8") that is not a virtual env.
-
-    Searched: pyenv's versions (``$PYENV_ROOT`` or ~/.pyenv), then ``pythonX.Y`` on PATH and in
-    the usual system folders. pyenv's shims are skipped: they fail for versions not selected.
-    """
-    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates = sorted(
-        glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", f"python{version}")),
-        reverse=True,
-    )
-    name = f"python{version}"
-    for folder in [*os.environ.get("PATH", "").split(os.pathsep), "/usr/local/bin", "/usr/bin"]:
-        if folder and "shims" not in folder:
-            candidates.append(os.path.join(folder, name))
-    for candidate in candidates:
-        usable = os.access(candidate, os.X_OK) and not _in_virtualenv(candidate)
-        if usable and _version_of(candidate) == version:
-            return candidate
-    return None
-
-
-def _in_virtualenv(executable: str) -> bool:
-    return (Path(executable).parent.parent / "pyvenv.cfg").exists()
-
-
-def missing_python(version: str) -> str:
-    """Return the message for a target Python that is not on this machine."""
-    return f"Python {version} is not installed here (searched pyenv, PATH, /usr/bin)"
 
 
 # -- environments -----------------------------------------------------------------------
@@ -340,42 +308,11 @@ def run_playbook(
 
 def default_target_python(bin_dir: Path) -> str:
     """Return a Python of the controller's version outside any virtual environment."""
-    done = subprocess.run(
-        [
-            str(controller_python(bin_dir)),
-            "-c",
-            "import sys; print('%d.%d' % sys.version_info[:2])",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    version = done.stdout.strip()
+    version = controller_version(bin_dir)
     found = find_python(version)
     if found is None:
-        raise RuntimeError(missing_python(version))
+        raise RuntimeError(missing(version))
     return found
-
-
-def main(argv: Sequence[str]) -> int:
-    """``find-python V [V...]``: print the first Python found among the versions given."""
-    if len(argv) >= 2 and argv[0] == "find-python":
-        for version in argv[1:]:
-            found = find_python(version)
-            if found:
-                print(found)
-                return 0
-        print(f"none of Python {', '.join(argv[1:])} is installed here", file=sys.stderr)
-        return 1
-    print(
-        "usage: python tests/ansible_support.py find-python VERSION [VERSION...]", file=sys.stderr
-    )
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
 
 
 # -- ansible-test -------------------------------------------------------------------------
