@@ -25,6 +25,15 @@ from .emulator.sandbox import EmulatorProcess, environment
 PAUSE = 0.25  # stay under IMDS's 5 requests per second, as a real client must
 
 
+def show_lines(text: str, limit: int) -> None:
+    """Print the first ``limit`` lines of ``text``, indented, and how many more there were."""
+    lines = text.rstrip().splitlines()
+    for line in lines[:limit]:
+        print(f"     {line}")
+    if len(lines) > limit:
+        print(f"     ... ({len(lines) - limit} more lines)")
+
+
 def show_request(base_url: str, target: str, headers: Optional[dict[str, str]] = None) -> None:
     """Send one GET to the emulator and print it as curl would, then the answer."""
     headers = {"Metadata": "true"} if headers is None else headers
@@ -41,11 +50,7 @@ def show_request(base_url: str, target: str, headers: Optional[dict[str, str]] =
         pretty = json.dumps(json.loads(body), indent=2)
     except ValueError:
         pretty = body
-    lines = pretty.splitlines()
-    for line in lines[:14]:
-        print(f"     {line}")
-    if len(lines) > 14:
-        print(f"     ... ({len(lines) - 14} more lines)")
+    show_lines(pretty, 14)
     time.sleep(PAUSE)
 
 
@@ -55,11 +60,7 @@ def run_azimds(args: List[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "azimds", *args], capture_output=True, text=True, timeout=120
     )
-    lines = (result.stdout + result.stderr).rstrip().splitlines()
-    for line in lines[:24]:
-        print(f"     {line}")
-    if len(lines) > 24:
-        print(f"     ... ({len(lines) - 24} more lines)")
+    show_lines(result.stdout + result.stderr, 24)
     print(f"  (exit code {result.returncode})")
     time.sleep(PAUSE)
 
@@ -294,11 +295,7 @@ def salt_grains(emulator: Emulator) -> None:
             print(f"$ salt-call --local {' '.join(args)}")
             command = salt_minion.salt_call_command(config, *args, output="nested")
             done = network.run(command, env=env, capture_output=True, text=True)
-            lines = (done.stdout + done.stderr).rstrip().splitlines()
-            for line in lines[:40]:
-                print(f"     {line}")
-            if len(lines) > 40:
-                print(f"     ... ({len(lines) - 40} more lines)")
+            show_lines(done.stdout + done.stderr, 40)
         print(f"  ({vm.instance_requests()} request to IMDS: the later calls read the cache)")
 
 
@@ -359,11 +356,7 @@ def cloud_init(emulator: Emulator) -> None:
         timeout=120,
         env=env,
     )
-    lines = (result.stdout + result.stderr).rstrip().splitlines()
-    for line in lines[:40]:
-        print(f"     {line}")
-    if len(lines) > 40:
-        print(f"     ... ({len(lines) - 40} more lines)")
+    show_lines(result.stdout + result.stderr, 40)
     time.sleep(PAUSE)
 
 
