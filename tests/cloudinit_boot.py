@@ -67,8 +67,10 @@ def seal(work: Path) -> Tuple[Path, List[str]]:
     drop_group(STAGING / "etc" / "group", "adm")
     run(["mount", "--bind", str(STAGING / "etc"), "/etc"])
     run(["mount", "--bind", str(work), str(STAGING / "work")])  # /tmp is covered next
+    held = hold(needed_paths())
     run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp"])
     run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/var"])
+    restore(held)
     for name in VAR_DIRS:
         Path("/var", name).mkdir()
     for name, target in VAR_LINKS.items():
@@ -77,11 +79,41 @@ def seal(work: Path) -> Tuple[Path, List[str]]:
     for device in NULLED:
         if os.path.exists(device):
             run(["mount", "--bind", "/dev/null", device])
-    writable = {*PRIVATE, str(STAGING / "work"), *NULLED}
+    writable = {*PRIVATE, str(STAGING / "work"), *NULLED}  # held paths are made read-only
     for point in mount_points():
         if point not in writable:
             subprocess.run(["mount", "-o", "remount,bind,ro", point], capture_output=True)
     return STAGING / "work", unreadable
+
+
+def needed_paths() -> List[Path]:
+    """Return what this script needs after sealing: the checkout (tests, src, the unpacked
+    cloud-init under .cache) and the Python environment it runs in."""
+    return [Path(__file__).resolve().parents[1], Path(sys.prefix).resolve()]
+
+
+def hold(paths: List[Path]) -> List[Tuple[Path, Path]]:
+    """Bind each of ``paths`` that the tmpfs over /tmp or /var would hide into STAGING.
+
+    A checkout may live under /tmp (a CI clone, say). Returns (original, held) pairs for
+    ``restore``; paths inside another held path are held with it.
+    """
+    hidden = sorted(p for p in paths if p.parts[:2] in (("/", "tmp"), ("/", "var")))
+    outermost = [p for p in hidden if not any(o != p and o in p.parents for o in hidden)]
+    held = []
+    for index, original in enumerate(dict.fromkeys(outermost)):
+        place = STAGING / "held" / str(index)
+        place.mkdir(parents=True)
+        run(["mount", "--bind", str(original), str(place)])
+        held.append((original, place))
+    return held
+
+
+def restore(held: List[Tuple[Path, Path]]) -> None:
+    """Bind each held path back at its own place, now inside the private tmpfs."""
+    for original, place in held:
+        original.mkdir(parents=True, exist_ok=True)  # in the namespace's tmpfs, not the disk
+        run(["mount", "--bind", str(place), str(original)])
 
 
 def drop_group(group_file: Path, name: str) -> None:
@@ -136,9 +168,11 @@ def listing(roots: Tuple[str, ...]) -> Dict[str, Entry]:
 
 
 def walk(roots: Tuple[str, ...]) -> Iterator[Path]:
+    """Yield every path under ``roots``, but not inside STAGING nor inside a mount below a
+    root (the held checkout: read-only, so nothing can be written there)."""
     for root in roots:
         for folder, dirs, files in os.walk(root):
-            if folder.startswith(str(STAGING)):
+            if folder.startswith(str(STAGING)) or (folder != root and os.path.ismount(folder)):
                 dirs[:] = []
                 continue
             for name in dirs + files:
