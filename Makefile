@@ -66,7 +66,7 @@ ANSIBLE_TESTS := tests/test_ansible_module.py tests/test_ansible_sanity.py tests
 	tests/test_inventory_docs.py tests/test_inventory_fleet.py
 
 $(ANSIBLE_LATEST_STAMP): $(STAMP)
-	@py=$$($(BIN)/python tests/ansible_support.py find-python 3.13 3.12) || exit 0; \
+	@py=$$($(BIN)/python tests/pythons.py 3.13 3.12) || exit 0; \
 	rm -rf $(ANSIBLE_LATEST) && $$py -m venv $(ANSIBLE_LATEST) && \
 	$(ANSIBLE_LATEST)/bin/python -m pip install --quiet --upgrade pip ansible-core && \
 	touch $(ANSIBLE_LATEST_STAMP)

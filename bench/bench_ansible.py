@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import ansible_support as support
-from azimds.emulator import Emulator
+from azimds.emulator import Emulator, netns, sandbox
 
 MODULE = "azimds.imds.metadata_facts"
 GOAL_ADHOC = 1.15
@@ -90,7 +90,7 @@ def bench(rounds: int) -> int:
     target = support.default_target_python(bin_dir)
     work = Path(tempfile.mkdtemp(prefix="azimds-bench-ansible-"))
     env = support.base_env(bin_dir, home=work / "home")
-    env["AZIMDS_DMI_DIR"] = str(support.fake_dmi(work / "dmi", azure=False))
+    env["AZIMDS_DMI_DIR"] = str(sandbox.fake_dmi(work / "dmi", sandbox.NOT_AZURE_TAG))
     inventory = work / "inventory.ini"
     inventory.write_text(
         f"localhost ansible_connection=local ansible_python_interpreter={target}\n",
@@ -307,14 +307,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.inside_netns:
         return bench(args.rounds)
-    if not support.netns_available():
-        print("SKIPPED: this benchmark runs inside unshare -rn, which is not available here")
+    why_not = netns.available()
+    if why_not is not None:
+        print(f"SKIPPED: this benchmark runs inside a private network namespace, and {why_not}")
         return 0
-    inner = (
-        f'ip link set lo up && exec "{sys.executable}" "{Path(__file__).resolve()}" '
-        f"--rounds {args.rounds} {INSIDE}"
-    )
-    return subprocess.run(["unshare", "-rn", "sh", "-c", inner]).returncode
+    with netns.PrivateNetwork() as network:
+        itself = [sys.executable, str(Path(__file__).resolve()), "--rounds", str(args.rounds)]
+        return network.run([*itself, INSIDE], timeout=None).returncode
 
 
 if __name__ == "__main__":

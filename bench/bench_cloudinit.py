@@ -35,12 +35,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
+
+from azimds.emulator.netns import IMDS_ADDRESS as IMDS
+from azimds.emulator.netns import PrivateNetwork, loopback_packets
+from azimds.emulator.sandbox import NOT_AZURE_TAG, EmulatorProcess, fake_dmi
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -48,33 +51,19 @@ from cloud_init_packages import Unpacked, unpacked  # noqa: E402
 
 GOAL_RATIO = 1.0
 GOAL_OFF_AZURE_MS = 5.0
-IMDS = "169.254.169.254"
-AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
 EMULATOR = [
-    sys.executable, "-m", "azimds", "emulator", "serve", "--host", IMDS, "--port", "80",
-    "--allow-address", "--no-rate-limit", "--quiet",
-]  # fmt: skip
+    "serve",
+    "--host",
+    IMDS,
+    "--port",
+    "80",
+    "--allow-address",
+    "--no-rate-limit",
+    "--quiet",
+]
 
 
 # --- the child, inside the namespace ----------------------------------------------------------
-
-
-def dmi_folder(folder: Path, tag: str) -> str:
-    """Return a fake DMI folder holding ``tag`` as the chassis asset tag."""
-    folder.mkdir()
-    (folder / "chassis_asset_tag").write_text(tag + "\n")
-    return str(folder)
-
-
-def start_emulator() -> subprocess.Popen[str]:
-    """Start the emulator at http://169.254.169.254 in its own process; return it, listening."""
-    process = subprocess.Popen(EMULATOR, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if f"http://{IMDS}" not in line:
-        process.kill()
-        raise RuntimeError(f"the emulator did not start: {line!r}")
-    return process
 
 
 def builtin_fetch() -> Tuple[str, Callable[[], Any]]:
@@ -110,15 +99,6 @@ def time_calls(cases: Dict[str, Callable[[], Any]], calls: int) -> Dict[str, Lis
     return timings
 
 
-def lo_packets() -> int:
-    """Return the packets sent on this namespace's loopback so far."""
-    for line in Path("/proc/self/net/dev").read_text(encoding="ascii").splitlines():
-        name, _, counters = line.partition(":")
-        if name.strip() == "lo":
-            return int(counters.split()[9])
-    raise RuntimeError("no lo in /proc/self/net/dev")
-
-
 def quiet_off_azure(make: Callable[[], Any], calls: int) -> Dict[str, Any]:
     """Return per-call seconds of ``make().get_data()`` off Azure, sockets used, packets sent."""
     sockets = 0
@@ -132,7 +112,7 @@ def quiet_off_azure(make: Callable[[], Any], calls: int) -> Dict[str, Any]:
     sys.addaudithook(audit)
     timings = []
     results = set()
-    packets = lo_packets()
+    packets = loopback_packets()
     for _ in range(calls):
         datasource = make()
         counting = True
@@ -143,7 +123,7 @@ def quiet_off_azure(make: Callable[[], Any], calls: int) -> Dict[str, Any]:
     return {
         "seconds": timings,
         "sockets": sockets,
-        "packets": lo_packets() - packets,
+        "packets": loopback_packets() - packets,
         "results": sorted(results),
     }
 
@@ -167,9 +147,8 @@ def child(calls: int, work: Path) -> Dict[str, Any]:
     def ours() -> DataSourceAzureImds:
         return DataSourceAzureImds(cfg, distro, paths)
 
-    emulator = start_emulator()
-    try:
-        os.environ["AZIMDS_DMI_DIR"] = dmi_folder(work / "dmi-azure", AZURE_TAG)
+    with EmulatorProcess(EMULATOR):  # at http://169.254.169.254, in its own process
+        os.environ["AZIMDS_DMI_DIR"] = str(fake_dmi(work / "dmi-azure"))
         name, fetch = builtin_fetch()
         fetched = ours()
         assert fetched._get_data()
@@ -180,10 +159,7 @@ def child(calls: int, work: Path) -> Dict[str, Any]:
             "  of which cloud-init's persist_instance_data()": fetched.persist_instance_data,
         }
         timings = time_calls(cases, calls)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
-    not_azure = dmi_folder(work / "dmi-elsewhere", "Default string")
+    not_azure = str(fake_dmi(work / "dmi-elsewhere", NOT_AZURE_TAG))
     os.environ["AZIMDS_DMI_DIR"] = not_azure
     dmi.DMI_SYS_PATH = not_azure  # cloud-init's own DMI reads, for the built-in datasource
     off = quiet_off_azure(ours, calls)
@@ -202,20 +178,11 @@ def child(calls: int, work: Path) -> Dict[str, Any]:
 
 def run_child(release: Unpacked, calls: int) -> Dict[str, Any]:
     """Run the child for ``release`` inside a private network namespace; return its figures."""
-    inner = (
-        f"ip link set lo up && ip addr add {IMDS}/32 dev lo && "
-        f'exec "{sys.executable}" "{__file__}" --child --calls {calls}'
-    )
-    env = {
-        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-        "PYTHONPATH": str(release.python_path),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "LANG": "C.UTF-8",
-        "HOME": os.environ.get("HOME", "/root"),
-    }
-    done = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", inner], capture_output=True, text=True, env=env
-    )
+    child = [sys.executable, __file__, "--child", "--calls", str(calls)]
+    with PrivateNetwork(imds_address=True) as network:
+        done = network.run(
+            child, capture_output=True, text=True, env=release.environment(), timeout=None
+        )
     if done.returncode != 0:
         raise RuntimeError(f"{release.release}: {done.stderr.strip()[-2000:]}")
     figures: Dict[str, Any] = json.loads(done.stdout.splitlines()[-1])

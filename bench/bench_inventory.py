@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Mapping
 import yaml
 
 from azimds.emulator.fleet import generate_fleet
+from azimds.emulator.sandbox import EmulatorProcess
 from azimds.imds import versions
 from azimds.imds.client import Client, VersionMemo
 from azimds.imds.retry import Pacer
@@ -225,31 +226,17 @@ def helper_mode(args: List[str]) -> int:
 # -- 2. endpoints for an emulated fleet ---------------------------------------------------------
 
 
-def start_fleet(workdir: Path, count: int) -> tuple[subprocess.Popen[str], List[Dict[str, str]]]:
+def fleet(workdir: Path, count: int) -> EmulatorProcess:
+    """Return ``azimds emulator fleet`` for ``count`` VMs, writing its manifest in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     spec = workdir / "fleet.yaml"
     spec.write_text(yaml.safe_dump({"count": count, "seed": 9}), "utf-8")
     manifest = workdir / "azimds-fleet.json"
-    command = [sys.executable, "-m", "azimds", "emulator", "fleet", str(spec)]
-    server = subprocess.Popen(
-        [*command, "--manifest", str(manifest), "--quiet"],
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            vms: List[Dict[str, str]] = json.loads(manifest.read_text("utf-8"))["vms"]
-            return server, vms
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("azimds emulator fleet wrote no manifest within 120 s")
+    return EmulatorProcess(["fleet", str(spec), "--manifest", str(manifest), "--quiet"])
 
 
 def bench_endpoints(workdir: Path, count: int) -> None:
-    server, vms = start_fleet(workdir, count)
-    try:
+    with fleet(workdir, count) as server:
         config = workdir / "endpoints.azure_imds.yml"
         config.write_text(
             f"plugin: {PLUGIN}\nsource: endpoints\nendpoints: [azimds-fleet.json]\n", "utf-8"
@@ -260,12 +247,9 @@ def bench_endpoints(workdir: Path, count: int) -> None:
         assert len(listing["_meta"]["hostvars"]) == count
         memo = VersionMemo()
         started = time.perf_counter()
-        for vm in vms:
+        for vm in server.vms:
             Client(vm["base_url"], pacer=Pacer(), versions_memo=memo).instance()
         sequential = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     verdict = "met" if plugin.wall < GOAL_FLEET_SECONDS else "NOT met"
     print(f"endpoints source, {count} emulated VMs (azimds emulator fleet):")
     print(f"  ansible-inventory --list                  {plugin} (goal < 10 s: {verdict})")

@@ -42,8 +42,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from azimds.saltext import sandbox
-from azimds.saltext.netns import PrivateNetwork, available
+from azimds import salt_minion
+from azimds.emulator import sandbox
+from azimds.emulator.netns import PrivateNetwork, available
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "salt_grain_probe.py"
@@ -62,14 +63,14 @@ class Case:
 
     def __init__(self, network: PrivateNetwork, root: Path, endpoint: Optional[str], **extra: Any):
         self.network = network
-        self.settings = sandbox.minion_settings(root, **extra)
-        self.config = sandbox.write_config(root, self.settings)
+        self.settings = salt_minion.minion_settings(root, **extra)
+        self.config = salt_minion.write_config(root, self.settings)
         self.env = sandbox.environment(endpoint)
         self.cache = Path(self.settings["cachedir"]) / "azure_imds" / "grain.json"
 
     def run(self, bin_dir: Optional[Path] = None, timeout: float = 120) -> Tuple[float, float]:
         """Return (wall, CPU) seconds of one ``grains.items``; fail loudly if it fails."""
-        command = sandbox.salt_call_command(self.config, "grains.items", bin_dir=bin_dir)
+        command = salt_minion.salt_call_command(self.config, "grains.items", bin_dir=bin_dir)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = self.network.run(
@@ -77,7 +78,7 @@ class Case:
         )
         elapsed = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sandbox.local_result(done)  # raises with salt-call's output if it failed
+        salt_minion.local_result(done)  # raises with salt-call's output if it failed
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return elapsed, cpu
 
@@ -236,7 +237,7 @@ def main() -> int:
     try:
         with PrivateNetwork() as network:
             serve = ["serve", "--port", "0", "--no-rate-limit", "--quiet"]
-            emulator = sandbox.EmulatorProcess(network, serve).start()
+            emulator = sandbox.EmulatorProcess(serve, network).start()
             medians = grains_loads(network, root, emulator.base_url, args.rounds)
             baseline = medians["min"]["baseline (module off)"]
             module_costs(network, root, emulator.base_url, args.probes, baseline)

@@ -1,27 +1,25 @@
 """Run real Ansible commands against the emulator, inside a private network namespace.
 
-``run_playbook`` and ``run_in_netns`` run Ansible under ``unshare -rn``: a network stack of its
-own with nothing but loopback, where the emulator listens (on 127.0.0.1:8169, or on the real
-default endpoint 169.254.169.254:80 when a test asks). Fact gathering (``setup``) looks up
-names and reads interfaces; inside the namespace nothing it does can leave the machine, and the
-emulator's request log shows what the module sent. (``ansible-doc`` and ``ansible-test`` run
-outside: they talk to nothing, except pip installing ansible-test's requirements.)
+``run_playbook`` and ``run_in_netns`` run Ansible in a private network (``unshare -rn``, see
+``azimds.emulator.netns``): a network stack of its own with nothing but loopback, where the
+emulator listens (on 127.0.0.1:8169, or on the real default endpoint 169.254.169.254:80 when a
+test asks). Fact gathering (``setup``) looks up names and reads interfaces; inside the namespace
+nothing it does can leave the machine, and the emulator's request log shows what the module
+sent. (``ansible-doc`` and ``ansible-test`` run outside: they talk to nothing, except pip
+installing ansible-test's requirements.)
 
 Which ansible-core runs is chosen by ``AZIMDS_ANSIBLE_BIN`` (a folder holding ansible-playbook,
 ansible-doc, ansible-test, ...): by default the one installed beside this Python (the
 controller's, from ``.venv``); ``make ansible-latest`` points it at the newest release's own
-virtual environment. Run as a script, this module prints the path of a Python of a given
-version: ``python tests/ansible_support.py find-python 3.13 3.12``.
+virtual environment. Target Pythons are found by ``pythons.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import glob
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -29,11 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from azimds.emulator import sandbox
+from azimds.emulator.netns import IMDS_ADDRESS, PrivateNetwork
+from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
+from pythons import find_python, missing
+
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = REPO / "ansible_collections" / "azimds" / "imds"
-AZURE_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
 LOOPBACK_ENDPOINT = "http://127.0.0.1:8169"
-DEFAULT_ENDPOINT = "http://169.254.169.254"
 # Every Python ansible-core 2.19 runs modules on; 2.20 and newer dropped 3.8.
 TARGET_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 
@@ -69,56 +70,25 @@ def controller_python(bin_dir: Path) -> Path:
     return bin_dir / "python"
 
 
+@functools.lru_cache(maxsize=None)
+def controller_version(bin_dir: Path) -> str:
+    """Return the version ("3.12") of the Python that runs the ansible-core of ``bin_dir``."""
+    script = "import sys; print('%d.%d' % sys.version_info[:2])"
+    done = subprocess.run(
+        [str(controller_python(bin_dir)), "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.strip()
+
+
 def supported_targets(bin_dir: Path) -> List[str]:
     """Return the target Python versions the ansible-core of ``bin_dir`` supports."""
     if core_version(bin_dir) >= (2, 20):
         return [v for v in TARGET_PYTHONS if v != "3.8"]
     return list(TARGET_PYTHONS)
-
-
-def _version_of(executable: str) -> Optional[str]:
-    try:
-        done = subprocess.run(
-            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except OSError:
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-@functools.lru_cache(maxsize=None)
-def find_python(version: str) -> Optional[str]:
-    """Return a working interpreter of ``version`` (e.g. "3.8") that is not a virtual env.
-
-    Searched: pyenv's versions (``$PYENV_ROOT`` or ~/.pyenv), then ``pythonX.Y`` on PATH and in
-    the usual system folders. pyenv's shims are skipped: they fail for versions not selected.
-    """
-    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates = sorted(
-        glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", f"python{version}")),
-        reverse=True,
-    )
-    name = f"python{version}"
-    for folder in [*os.environ.get("PATH", "").split(os.pathsep), "/usr/local/bin", "/usr/bin"]:
-        if folder and "shims" not in folder:
-            candidates.append(os.path.join(folder, name))
-    for candidate in candidates:
-        usable = os.access(candidate, os.X_OK) and not _in_virtualenv(candidate)
-        if usable and _version_of(candidate) == version:
-            return candidate
-    return None
-
-
-def _in_virtualenv(executable: str) -> bool:
-    return (Path(executable).parent.parent / "pyvenv.cfg").exists()
-
-
-def missing_python(version: str) -> str:
-    """Return the message for a target Python that is not on this machine."""
-    return f"Python {version} is not installed here (searched pyenv, PATH, /usr/bin)"
 
 
 # -- environments -----------------------------------------------------------------------
@@ -143,7 +113,7 @@ def base_env(bin_dir: Path, home: Optional[Path] = None) -> Dict[str, str]:
         "ANSIBLE_COLLECTIONS_PATH": str(REPO),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "AZIMDS_DMI_DIR": "/nonexistent/azimds-tests-have-no-dmi",
+        "AZIMDS_DMI_DIR": sandbox.NO_DMI,
     }
     if home is not None:
         env.update(
@@ -158,23 +128,7 @@ def base_env(bin_dir: Path, home: Optional[Path] = None) -> Dict[str, str]:
     return env
 
 
-def fake_dmi(folder: Path, azure: bool) -> Path:
-    """Return a DMI folder whose chassis asset tag says Azure (``azure``) or something else."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tag = AZURE_ASSET_TAG if azure else "Not an Azure VM"
-    (folder / "chassis_asset_tag").write_text(tag + "\n", encoding="ascii")
-    return folder
-
-
 # -- running inside a private network namespace --------------------------------------------
-
-
-def netns_available() -> bool:
-    """Return True when ``unshare -rn`` and ``ip`` work here."""
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return False
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
-    return probe.returncode == 0
 
 
 LAUNCHER = textwrap.dedent(
@@ -249,13 +203,13 @@ def run_in_netns(
     ``argv`` runs in ``workdir``; the launcher's files go to ``result_dir`` (default workdir).
     """
     result_dir = result_dir or workdir
-    config = {
+    config: Dict[str, Any] = {
         "argv": list(argv),
         "env": dict(env),
         "cwd": str(workdir),
         "profile": dict(profile) if profile else None,
         "faults": [dict(f) for f in faults],
-        "host": "169.254.169.254" if real_address else "127.0.0.1",
+        "host": IMDS_ADDRESS if real_address else "127.0.0.1",
         "port": 80 if real_address else 8169,
         "rate_limit": rate_limit,
         "timeout": timeout,
@@ -263,17 +217,14 @@ def run_in_netns(
     }
     config_path = result_dir / "netns-config.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
-    setup = "ip link set lo up"
-    if real_address:
-        setup += " && ip addr add 169.254.169.254/32 dev lo"
-    inner = f'{setup} && exec "{sys.executable}" -c "$AZIMDS_LAUNCHER" "{config_path}"'
-    done = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", inner],
-        capture_output=True,
-        text=True,
-        timeout=timeout + 60,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "AZIMDS_LAUNCHER": LAUNCHER},
-    )
+    with PrivateNetwork(imds_address=real_address) as network:
+        done = network.run(
+            [sys.executable, "-c", LAUNCHER, str(config_path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 60,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
     if done.returncode != 0:
         raise RuntimeError(f"the namespace launcher failed: {done.stderr}")
     result = json.loads((result_dir / "netns-result.json").read_text(encoding="utf-8"))
@@ -337,7 +288,8 @@ def run_playbook(
         encoding="utf-8",
     )
     run_env = base_env(bin_dir, home=workdir / "home")
-    run_env["AZIMDS_DMI_DIR"] = str(fake_dmi(workdir / "dmi", azure_dmi))
+    tag = AZURE_CHASSIS_ASSET_TAG if azure_dmi else sandbox.NOT_AZURE_TAG
+    run_env["AZIMDS_DMI_DIR"] = str(sandbox.fake_dmi(workdir / "dmi", tag))
     run_env.update(env or {})
     argv = [
         str(bin_dir / "ansible-playbook"),
@@ -356,42 +308,11 @@ def run_playbook(
 
 def default_target_python(bin_dir: Path) -> str:
     """Return a Python of the controller's version outside any virtual environment."""
-    done = subprocess.run(
-        [
-            str(controller_python(bin_dir)),
-            "-c",
-            "import sys; print('%d.%d' % sys.version_info[:2])",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    version = done.stdout.strip()
+    version = controller_version(bin_dir)
     found = find_python(version)
     if found is None:
-        raise RuntimeError(missing_python(version))
+        raise RuntimeError(missing(version))
     return found
-
-
-def main(argv: Sequence[str]) -> int:
-    """``find-python V [V...]``: print the first Python found among the versions given."""
-    if len(argv) >= 2 and argv[0] == "find-python":
-        for version in argv[1:]:
-            found = find_python(version)
-            if found:
-                print(found)
-                return 0
-        print(f"none of Python {', '.join(argv[1:])} is installed here", file=sys.stderr)
-        return 1
-    print(
-        "usage: python tests/ansible_support.py find-python VERSION [VERSION...]", file=sys.stderr
-    )
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
 
 
 # -- ansible-test -------------------------------------------------------------------------

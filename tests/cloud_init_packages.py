@@ -25,7 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "cloud-init"
@@ -72,6 +72,16 @@ class Unpacked:
     def upstream(self) -> str:
         """Return the upstream version, e.g. ``22.4.2`` for ``22.4.2-1+deb12u4``."""
         return self.version.split("-")[0]
+
+    def environment(self) -> Dict[str, str]:
+        """Return the environment for a process running this cloud-init (no AZIMDS_* in it)."""
+        return {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "PYTHONPATH": str(self.python_path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "LANG": "C.UTF-8",
+            "HOME": os.environ.get("HOME", "/root"),
+        }
 
 
 def unpacked(cache: Path = CACHE) -> List[Unpacked]:

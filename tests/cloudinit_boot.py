@@ -34,13 +34,14 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from azimds.cloudinit import SNIPPET_NAME, snippet
 from azimds.emulator import Emulator, profile_from_mapping
+from azimds.emulator.netns import IMDS_ADDRESS, loopback_packets
+from azimds.emulator.sandbox import fake_dmi
 
 PRIVATE = ("/run", "/var", "/tmp", "/etc")  # where cloud-init may write, all private here
 NULLED = ("/dev/console", "/dev/kmsg")
 STAGING = Path("/run/azimds")
 VAR_LINKS = {"run": "/run", "lock": "/run/lock"}
 VAR_DIRS = ("lib", "log", "tmp", "cache", "spool", "local", "opt", "mail", "backups")
-IMDS = "169.254.169.254"
 
 Entry = Tuple[str, int, str]  # kind, size, sha256 (files) or target (links)
 
@@ -57,7 +58,7 @@ def seal(work: Path) -> Tuple[Path, List[str]]:
     copied (unreadable here: owned by users this namespace does not map).
     """
     run(["ip", "link", "set", "lo", "up"])
-    run(["ip", "addr", "add", f"{IMDS}/32", "dev", "lo"])
+    run(["ip", "addr", "add", f"{IMDS_ADDRESS}/32", "dev", "lo"])
     run(["mount", "-t", "sysfs", "sysfs", "/sys"])  # this namespace's devices only: lo
     run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"])
     (STAGING / "etc").mkdir(parents=True)
@@ -66,8 +67,10 @@ def seal(work: Path) -> Tuple[Path, List[str]]:
     drop_group(STAGING / "etc" / "group", "adm")
     run(["mount", "--bind", str(STAGING / "etc"), "/etc"])
     run(["mount", "--bind", str(work), str(STAGING / "work")])  # /tmp is covered next
+    held = hold(needed_paths())
     run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp"])
     run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/var"])
+    restore(held)
     for name in VAR_DIRS:
         Path("/var", name).mkdir()
     for name, target in VAR_LINKS.items():
@@ -76,11 +79,41 @@ def seal(work: Path) -> Tuple[Path, List[str]]:
     for device in NULLED:
         if os.path.exists(device):
             run(["mount", "--bind", "/dev/null", device])
-    writable = {*PRIVATE, str(STAGING / "work"), *NULLED}
+    writable = {*PRIVATE, str(STAGING / "work"), *NULLED}  # held paths are made read-only
     for point in mount_points():
         if point not in writable:
             subprocess.run(["mount", "-o", "remount,bind,ro", point], capture_output=True)
     return STAGING / "work", unreadable
+
+
+def needed_paths() -> List[Path]:
+    """Return what this script needs after sealing: the checkout (tests, src, the unpacked
+    cloud-init under .cache) and the Python environment it runs in."""
+    return [Path(__file__).resolve().parents[1], Path(sys.prefix).resolve()]
+
+
+def hold(paths: List[Path]) -> List[Tuple[Path, Path]]:
+    """Bind each of ``paths`` that the tmpfs over /tmp or /var would hide into STAGING.
+
+    A checkout may live under /tmp (a CI clone, say). Returns (original, held) pairs for
+    ``restore``; paths inside another held path are held with it.
+    """
+    hidden = sorted(p for p in paths if p.parts[:2] in (("/", "tmp"), ("/", "var")))
+    outermost = [p for p in hidden if not any(o != p and o in p.parents for o in hidden)]
+    held = []
+    for index, original in enumerate(dict.fromkeys(outermost)):
+        place = STAGING / "held" / str(index)
+        place.mkdir(parents=True)
+        run(["mount", "--bind", str(original), str(place)])
+        held.append((original, place))
+    return held
+
+
+def restore(held: List[Tuple[Path, Path]]) -> None:
+    """Bind each held path back at its own place, now inside the private tmpfs."""
+    for original, place in held:
+        original.mkdir(parents=True, exist_ok=True)  # in the namespace's tmpfs, not the disk
+        run(["mount", "--bind", str(place), str(original)])
 
 
 def drop_group(group_file: Path, name: str) -> None:
@@ -135,9 +168,11 @@ def listing(roots: Tuple[str, ...]) -> Dict[str, Entry]:
 
 
 def walk(roots: Tuple[str, ...]) -> Iterator[Path]:
+    """Yield every path under ``roots``, but not inside STAGING nor inside a mount below a
+    root (the held checkout: read-only, so nothing can be written there)."""
     for root in roots:
         for folder, dirs, files in os.walk(root):
-            if folder.startswith(str(STAGING)):
+            if folder.startswith(str(STAGING)) or (folder != root and os.path.ismount(folder)):
                 dirs[:] = []
                 continue
             for name in dirs + files:
@@ -151,15 +186,6 @@ def install_config(release_root: Path, scenario: Dict[str, Any]) -> None:
     (Path("/etc/cloud/cloud.cfg.d") / "99_azimds_test.cfg").write_text(
         scenario["test_cfg"], encoding="utf-8"
     )
-
-
-def lo_packets() -> int:
-    """Return the packets sent on this namespace's loopback so far (its only interface)."""
-    for line in Path("/proc/self/net/dev").read_text(encoding="ascii").splitlines():
-        name, _, counters = line.partition(":")
-        if name.strip() == "lo":
-            return int(counters.split()[9])  # transmit packets
-    raise RuntimeError("no lo in /proc/self/net/dev")
 
 
 def cloud_init(args: List[str], env: Dict[str, str]) -> Dict[str, Any]:
@@ -192,10 +218,7 @@ def main() -> int:
     scenario = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     release_root = Path(scenario["release_root"])
     work, unreadable = seal(Path(scenario["work"]))
-    dmi = work / "dmi"
-    dmi.mkdir()
-    for name, value in scenario["dmi"].items():
-        (dmi / name).write_text(value + "\n", encoding="ascii")
+    dmi = fake_dmi(work / "dmi", **scenario["dmi"])
     install_config(release_root, scenario)
     before = listing(PRIVATE)
     env = {
@@ -207,12 +230,14 @@ def main() -> int:
         "HOME": "/root",
     }
     profile = profile_from_mapping(scenario.get("profile") or {}, source="<scenario>")
-    with Emulator(profile, host=IMDS, port=80, allow_any_address=True, rate_limit=False) as emu:
+    with Emulator(
+        profile, host=IMDS_ADDRESS, port=80, allow_any_address=True, rate_limit=False
+    ) as emu:
         for fault in scenario.get("faults", []):
             emu.add_fault(fault)
-        packets = lo_packets()
+        packets = loopback_packets()
         commands = [cloud_init(["init", "--local"], env), cloud_init(["init"], env)]
-        boot_packets = lo_packets() - packets
+        boot_packets = loopback_packets() - packets
         requests = [{"path": r.path, "query": r.query, "status": r.status} for r in emu.requests]
     for query in scenario.get("queries", []):
         commands.append(cloud_init(["query", *query], env))

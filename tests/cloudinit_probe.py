@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from cloudinit import distros, helpers, sources, util, version
 
 from azimds.emulator import Emulator, profile_from_mapping
+from azimds.emulator.sandbox import fake_dmi
 from azimds.imds.client import PROCESS_VERSIONS
 
 
@@ -47,10 +48,8 @@ class Collect(logging.Handler):
 
 def write_dmi(folder: Path, dmi: Optional[Dict[str, str]]) -> None:
     """Write the fake DMI files (none at all when ``dmi`` is None) and point azimds at them."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, value in (dmi or {}).items():
-        (folder / name).write_text(value + "\n", encoding="ascii")
-    os.environ["AZIMDS_DMI_DIR"] = str(folder)
+    written = fake_dmi(folder, **dmi) if dmi is not None else fake_dmi(folder, None)
+    os.environ["AZIMDS_DMI_DIR"] = str(written)
 
 
 def load_config(cloud_cfg: str, work: Path) -> Dict[str, Any]:

@@ -20,15 +20,18 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
+from azimds.emulator import netns
+from azimds.emulator.sandbox import NOT_AZURE_TAG
+from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
 from cloud_init_packages import Unpacked, missing_required, unpacked
 
 TESTS = Path(__file__).resolve().parent
 PROBE = TESTS / "cloudinit_probe.py"
 BOOT = TESTS / "cloudinit_boot.py"
-AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
-IMDS = "169.254.169.254"
-ON_AZURE = {"chassis_asset_tag": AZURE_TAG}
-OFF_AZURE = {"chassis_asset_tag": "Default string"}
+# A scenario's "dmi": the DMI files written for it (as azimds.emulator.sandbox.fake_dmi does).
+ON_AZURE = {"chassis_asset_tag": AZURE_CHASSIS_ASSET_TAG}
+OFF_AZURE = {"chassis_asset_tag": NOT_AZURE_TAG}
+IMDS = netns.IMDS_ADDRESS
 RELEASES = unpacked()
 RELEASE_IDS = [f"cloud-init-{r.upstream}" for r in RELEASES]
 
@@ -41,9 +44,11 @@ def unavailable() -> Optional[str]:
             f"Debian's cloud-init for {', '.join(missing)} is not unpacked: run "
             "`python tests/cloud_init_packages.py` (make test does)"
         )
-    for tool in ("unshare", "ip", "mount"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
+    why = netns.available()
+    if why is not None:
+        return why
+    if shutil.which("mount") is None:
+        return "mount is not installed"
     probe = subprocess.run(["unshare", "-rnmu", "true"], capture_output=True, timeout=30)
     if probe.returncode != 0:
         return f"unshare -rnmu is not permitted: {probe.stderr.decode(errors='replace').strip()}"
@@ -60,17 +65,6 @@ def require() -> None:
     pytest.skip(reason)
 
 
-def environment(release: Unpacked) -> Dict[str, str]:
-    """Return the environment for a process running ``release``'s cloud-init."""
-    return {
-        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-        "PYTHONPATH": str(release.python_path),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "LANG": "C.UTF-8",
-        "HOME": os.environ.get("HOME", "/root"),
-    }
-
-
 def probe(release: Unpacked, scenarios: Dict[str, Dict[str, Any]], work: Path) -> Dict[str, Any]:
     """Run ``scenarios`` (name -> scenario) through cloudinit_probe.py in one namespace.
 
@@ -83,17 +77,14 @@ def probe(release: Unpacked, scenarios: Dict[str, Dict[str, Any]], work: Path) -
         folder.mkdir(parents=True)
         batch.append({"name": name, "work": str(folder), **scenario})
     (work / "scenarios.json").write_text(json.dumps(batch), encoding="utf-8")
-    inner = (
-        f"ip link set lo up && ip addr add {IMDS}/32 dev lo && "
-        f'exec "{sys.executable}" "{PROBE}" "{work / "scenarios.json"}"'
-    )
-    done = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", inner],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=environment(release),
-    )
+    with netns.PrivateNetwork(imds_address=True) as network:
+        done = network.run(
+            [sys.executable, str(PROBE), str(work / "scenarios.json")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=release.environment(),
+        )
     assert done.returncode == 0, done.stderr[-4000:]
     reports: Dict[str, Any] = json.loads(done.stdout)
     return reports
@@ -114,7 +105,7 @@ def boot(release: Unpacked, scenario: Dict[str, Any], work: Path) -> Dict[str, A
         capture_output=True,
         text=True,
         timeout=600,
-        env=environment(release),
+        env=release.environment(),
     )
     assert done.returncode == 0, done.stderr[-4000:]
     report: Dict[str, Any] = json.loads(done.stdout)

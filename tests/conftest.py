@@ -9,13 +9,16 @@ subprocess, where these guards do not apply and the address is the test's own.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import sys
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 from hypothesis import settings
+
+from azimds.emulator import netns
 
 # CI runs must not fail by chance on an example no earlier run met: derandomize there.
 # Local runs keep exploring new examples.
@@ -77,3 +80,24 @@ def no_sockets(socket_events: List[Tuple[str, Any]]) -> Iterator[None]:
     """Fail the test if it creates, connects or looks up anything with a socket."""
     yield
     assert socket_events == [], f"sockets were used: {[event for event, _ in socket_events]}"
+
+
+# --- tests marked netns: they run in a private network namespace, or skip visibly (CI: fail) ---
+
+
+@functools.lru_cache(maxsize=None)
+def _why_no_private_network() -> Optional[str]:
+    return netns.available()
+
+
+@pytest.hookimpl(tryfirst=True)  # before any fixture, module-scoped ones included
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test marked ``netns`` where no private network can be made; under CI, fail it."""
+    if item.get_closest_marker("netns") is None:
+        return
+    why = _why_no_private_network()
+    if why is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the tests marked netns: {why}")
+    pytest.skip(f"needs a private network namespace (unshare -rn): {why}")

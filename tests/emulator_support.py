@@ -11,7 +11,6 @@ import http.client
 import ipaddress
 import json
 import os
-import re
 import shlex
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from azimds.emulator.sandbox import EmulatorProcess
 from azimds.emulator.server import Emulator
 
 METADATA = {"Metadata": "true"}
@@ -227,11 +227,16 @@ _LIMITED = (
 )
 
 
+def azimds_command(open_files: Optional[int] = None) -> List[str]:
+    """Return the command line of ``azimds``, under ``open_files`` if given."""
+    if open_files is None:
+        return [sys.executable, "-m", "azimds"]
+    return [sys.executable, "-c", _LIMITED, str(open_files)]
+
+
 def emulator_command(*args: str, open_files: Optional[int] = None) -> List[str]:
     """Return the command line of ``azimds emulator ARGS``, under ``open_files`` if given."""
-    if open_files is None:
-        return [sys.executable, "-m", "azimds", "emulator", *args]
-    return [sys.executable, "-c", _LIMITED, str(open_files), "emulator", *args]
+    return [*azimds_command(open_files), "emulator", *args]
 
 
 def start_emulator(
@@ -241,20 +246,14 @@ def start_emulator(
 
     Its standard error is a pipe: read it after the process ends, or keep it short (--quiet).
     """
-    process = subprocess.Popen(
-        emulator_command("serve", "--port", "0", *args, open_files=open_files),
-        stdout=subprocess.PIPE,
+    emulator = EmulatorProcess(
+        ["serve", "--port", "0", *args],
+        azimds=azimds_command(open_files),
         stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+", first)
-    if match is None:
-        process.kill()
-        _, error = process.communicate()
-        raise AssertionError(f"the emulator did not start: {first!r} {error!r}")
-    return process, match.group(0)
+    ).start()
+    assert emulator.process is not None
+    address(emulator.base_url)  # loopback only
+    return emulator.process, emulator.base_url
 
 
 def resident_bytes(pid: int) -> int:

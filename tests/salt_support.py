@@ -1,9 +1,9 @@
-"""What the Salt tests share: emulated VMs, local minions, and where Salt may run.
+"""What the Salt tests share: emulated VMs and local minions, in a private network.
 
-Every Salt process runs inside a private network namespace (``azimds.saltext.netns``): Salt's
+Every Salt process runs inside a private network namespace (``azimds.emulator.netns``): Salt's
 core grains ask the resolver about the host name even with ``enable_fqdns_grains: False``,
 and only there can nothing leave the machine. The emulated VMs listen inside the same
-namespace, on its loopback.
+namespace, on its loopback. Tests using these are marked ``netns`` (see conftest.py).
 """
 
 from __future__ import annotations
@@ -14,21 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
-import pytest
-
-from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
-from azimds.saltext import sandbox
-from azimds.saltext.netns import PrivateNetwork, available
+from azimds import salt_minion
+from azimds.emulator import sandbox
+from azimds.emulator.netns import PrivateNetwork
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 AUDITED_SALT_CALL = HERE / "salt_audited_call.py"
 LOADER_PROBE = HERE / "salt_loader_probe.py"
-
-WHY_NO_NETNS = available()
-needs_netns = pytest.mark.skipif(
-    WHY_NO_NETNS is not None, reason=f"Salt runs only in a private network here: {WHY_NO_NETNS}"
-)
 
 
 def write_profile(folder: Path, name: str, **compute: Any) -> Path:
@@ -39,21 +32,14 @@ def write_profile(folder: Path, name: str, **compute: Any) -> Path:
     return path
 
 
-def azure_dmi(folder: Path) -> str:
-    """Return a fake DMI folder whose chassis asset tag is Azure's."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "chassis_asset_tag").write_text(AZURE_CHASSIS_ASSET_TAG + "\n", encoding="ascii")
-    return str(folder)
-
-
 class LocalMinion:
     """A ``salt-call --local`` minion with every path under ``root``, run in ``network``."""
 
     def __init__(self, network: PrivateNetwork, root: Path, **settings: Any) -> None:
         self.network = network
         self.root = root
-        self.settings = sandbox.minion_settings(root, **settings)
-        self.config = sandbox.write_config(root, self.settings)
+        self.settings = salt_minion.minion_settings(root, **settings)
+        self.config = salt_minion.write_config(root, self.settings)
 
     def reconfigure(self, **settings: Any) -> None:
         """Rewrite the config with ``settings`` changed (None removes a key)."""
@@ -62,7 +48,7 @@ class LocalMinion:
                 self.settings.pop(key, None)
             else:
                 self.settings[key] = value
-        sandbox.write_config(self.root, self.settings)
+        salt_minion.write_config(self.root, self.settings)
 
     def call(
         self,
@@ -74,14 +60,14 @@ class LocalMinion:
     ) -> subprocess.CompletedProcess[str]:
         """Run ``salt-call --local ARGS`` (JSON output) in the private network."""
         env = sandbox.environment(endpoint, dmi_dir, **(extra_env or {}))
-        command = sandbox.salt_call_command(self.config, *args, bin_dir=bin_dir)
+        command = salt_minion.salt_call_command(self.config, *args, bin_dir=bin_dir)
         return self.network.run(command, env=env, capture_output=True, text=True)
 
     def result(self, *args: str, **options: Any) -> Any:
         """Return the ``local`` result of ``call(*args)``; fail the test if there is none."""
         done = self.call(*args, **options)
         assert done.returncode == 0, f"salt-call {args} exited {done.returncode}: {done.stderr}"
-        return sandbox.local_result(done)
+        return salt_minion.local_result(done)
 
     def match_grains(self, *expressions: str, delimiter: str = ":", **options: Any) -> List[bool]:
         """Return ``match.grain`` of each expression, all evaluated by one salt-call.
@@ -117,7 +103,7 @@ def azure_lines(log: str) -> list[str]:
 
 def emulator(network: PrivateNetwork, *arguments: str) -> sandbox.EmulatorProcess:
     """Start ``azimds emulator serve ARGUMENTS`` (a free port) in ``network``."""
-    return sandbox.EmulatorProcess(network, ["serve", "--port", "0", *arguments]).start()
+    return sandbox.EmulatorProcess(["serve", "--port", "0", *arguments], network).start()
 
 
 def private_network(imds_address: bool = False) -> Iterator[PrivateNetwork]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tarfile
 from pathlib import Path
 
@@ -13,10 +12,6 @@ from ansible_support import LOOPBACK_ENDPOINT, dump_task, run_playbook
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(
-        not support.netns_available() and not os.environ.get("CI"),
-        reason="unshare -rn (private network namespace) is not available here",
-    ),
     pytest.mark.timeout(300),
 ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
@@ -26,13 +25,10 @@ from azimds.facts import model, shapes
 from azimds.imds import transport, versions
 from azimds.imds.client import Client, VersionMemo
 from azimds.imds.detect import DEFAULT_ENDPOINT
+from pythons import find_python, python_or_skip
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(
-        not support.netns_available() and not os.environ.get("CI"),
-        reason="unshare -rn (private network namespace) is not available here",
-    ),
     pytest.mark.timeout(300),
 ]
 
@@ -374,7 +370,7 @@ def test_the_module_is_documented_for_ansible_doc() -> None:
 def every_target(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     """Run the module once on every supported target Python found here (one host each)."""
     bin_dir = support.ansible_bin()
-    found = {v: support.find_python(v) for v in support.supported_targets(bin_dir)}
+    found = {v: find_python(v) for v in support.supported_targets(bin_dir)}
     workdir = tmp_path_factory.mktemp("targets")
     hosts = {f"py{v.replace('.', '')}": path for v, path in found.items() if path}
     dump_dir = workdir / "dumps"
@@ -424,9 +420,7 @@ def every_target(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
 @pytest.mark.parametrize("version", support.supported_targets(support.ansible_bin()))
 def test_the_module_runs_on_every_target_python(every_target: Dict[str, Any], version: str) -> None:
     if every_target["found"][version] is None:
-        if os.environ.get("CI"):
-            pytest.fail(support.missing_python(version))
-        pytest.skip(support.missing_python(version))
+        python_or_skip(version)
     run = every_target["run"]
     assert run.returncode == 0, run.output
     host = f"py{version.replace('.', '')}"

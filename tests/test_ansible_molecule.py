@@ -6,7 +6,6 @@ inside a private network namespace where the emulator serves molecule/default/vm
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -18,10 +17,6 @@ from ansible_support import LOOPBACK_ENDPOINT
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(
-        not support.netns_available() and not os.environ.get("CI"),
-        reason="unshare -rn (private network namespace) is not available here",
-    ),
     pytest.mark.timeout(600),
 ]
 

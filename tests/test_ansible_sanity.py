@@ -9,26 +9,14 @@ compile test also runs on every target Python found here. Ignore entries live in
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import ansible_support as support
+from pythons import find_python, missing
 
 pytestmark = pytest.mark.timeout(1500)
-
-
-def controller_version() -> str:
-    python = support.controller_python(support.ansible_bin())
-    done = subprocess.run(
-        [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    version: str = done.stdout.strip()
-    return version
 
 
 def test_sanity_is_clean_on_the_controller_python() -> None:
@@ -37,7 +25,8 @@ def test_sanity_is_clean_on_the_controller_python() -> None:
     ignore = support.COLLECTION / "tests" / "sanity" / f"ignore-{major}.{minor}.txt"
     assert ignore.is_file(), f"no ignore file for ansible-core {major}.{minor}: {ignore}"
     run = support.ansible_test(
-        bin_dir, ["sanity", "--venv", "--requirements", "--python", controller_version()]
+        bin_dir,
+        ["sanity", "--venv", "--requirements", "--python", support.controller_version(bin_dir)],
     )
     assert run.returncode == 0, run.output[-6000:]
     assert 'Running sanity test "validate-modules"' in run.stdout
@@ -47,10 +36,10 @@ def test_sanity_is_clean_on_the_controller_python() -> None:
 def test_the_collection_compiles_on_every_target_python() -> None:
     bin_dir = support.ansible_bin()
     versions = support.supported_targets(bin_dir)
-    found = {v: support.find_python(v) for v in versions}
-    missing = [v for v, path in found.items() if path is None]
-    if missing and os.environ.get("CI"):
-        pytest.fail("; ".join(support.missing_python(v) for v in missing))
+    found = {v: find_python(v) for v in versions}
+    absent = [v for v, path in found.items() if path is None]
+    if absent and os.environ.get("CI"):
+        pytest.fail("; ".join(missing(v) for v in absent))
     present = [v for v, path in found.items() if path]
     folders = sorted({str(Path(path).parent) for path in found.values() if path})
     args = ["sanity", "--test", "compile", "--venv"]
@@ -58,10 +47,5 @@ def test_the_collection_compiles_on_every_target_python() -> None:
         run = support.ansible_test(bin_dir, [*args, "--python", version], extra_path=folders)
         assert run.returncode == 0, f"Python {version}: {run.output[-3000:]}"
         assert f'Running sanity test "compile" on Python {version}' in run.stdout
-    if missing:
-        pytest.skip(
-            "compiled on "
-            + ", ".join(present)
-            + "; "
-            + "; ".join(map(support.missing_python, missing))
-        )
+    if absent:
+        pytest.skip("compiled on " + ", ".join(present) + "; " + "; ".join(map(missing, absent)))

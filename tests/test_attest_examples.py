@@ -3,9 +3,10 @@ run as written.
 
 Each shell example runs in bash, one command after another as a person would type them (a
 command ending in ``&`` is given time to start listening), in a folder of its own, inside a
-private network namespace (``unshare -rn``) where 127.0.0.1:8169 belongs to the test alone: so
-``azimds emulator serve &`` and the URLs run verbatim, with nothing substituted. The Python
-example of the page runs as a file, after the page's shell examples, against their emulator.
+private network namespace (``unshare -rn``, ``azimds.emulator.netns``) where 127.0.0.1:8169
+belongs to the test alone: so ``azimds emulator serve &`` and the URLs run verbatim, with
+nothing substituted. The Python example of the page runs as a file, after the page's shell
+examples, against their emulator.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,27 +24,19 @@ from typing import List
 import pytest
 
 from azimds.attest.cli import register
+from azimds.emulator import sandbox
+from azimds.emulator.netns import PrivateNetwork
 from test_attest_support import REPO, USGOV_2023_NONCE
 
-
-def netns_available() -> bool:
-    """Return True when this machine can make a private network namespace."""
-    if not (shutil.which("unshare") and shutil.which("ip") and shutil.which("bash")):
-        return False
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
-    return probe.returncode == 0
-
-
-CAN_RUN = netns_available() and shutil.which("curl") is not None
-pytestmark = pytest.mark.netns
+pytestmark = pytest.mark.netns  # conftest.py skips these where no private network can be made
 
 
 @pytest.fixture(autouse=True)
-def private_network() -> None:
-    """Skip where no private network namespace can be made; in CI, fail instead: there the
-    examples must really run (.ci/run installs iproute2 and curl)."""
-    if not CAN_RUN:
-        why = "needs unshare -rn (a private network namespace), ip, bash and curl"
+def shell_tools() -> None:
+    """Skip without bash and curl; in CI, fail instead: there the examples must really run
+    (.ci/run installs curl)."""
+    if not (shutil.which("bash") and shutil.which("curl")):
+        why = "the examples need bash and curl"
         if os.environ.get("CI"):
             pytest.fail(f"the examples cannot run: {why}")
         pytest.skip(why)
@@ -120,7 +112,6 @@ def run_session(
         "  done",
         "  echo 'the emulator did not start listening on 127.0.0.1:8169' >&2; exit 97",
         "}",
-        "ip link set lo up",
         f"cd {folder}",
     ]
     if serve:
@@ -135,22 +126,14 @@ def run_session(
     lines += ["kill $(jobs -p) 2>/dev/null", "wait"]
     script = harness / "session.sh"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    environment = {
-        "PATH": os.pathsep.join(
-            [str(Path(sys.executable).parent), "/usr/sbin:/usr/bin:/sbin:/bin"]
-        ),
-        "HOME": str(folder),
-        "LANG": "C.UTF-8",
-        "AZIMDS_DMI_DIR": str(harness / "no-dmi"),  # not an Azure VM: nothing detects IMDS
-    }
-    done = subprocess.run(
-        ["unshare", "-rn", "bash", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-        check=False,
+    environment = sandbox.environment(  # not an Azure VM: nothing detects IMDS
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/sbin:/usr/bin:/sbin:/bin"]),
+        HOME=str(folder),
     )
+    with PrivateNetwork() as network:
+        done = network.run(
+            ["bash", str(script)], capture_output=True, text=True, timeout=300, env=environment
+        )
     assert done.returncode == 0, f"the session failed: {done.stderr}"
     return [
         Step(

@@ -9,22 +9,21 @@ tag) must lead it there. No packet leaves the namespace.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 
 import pytest
+
+from azimds.emulator.netns import PrivateNetwork
 
 pytestmark = pytest.mark.netns
 
 SCRIPT = r"""
 import json, os, pathlib, subprocess, sys, tempfile
 from azimds.imds.client import Client
-from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
 from azimds.emulator import Emulator, default_profile
+from azimds.emulator.sandbox import fake_dmi
 
-dmi = tempfile.mkdtemp()
-pathlib.Path(dmi, "chassis_asset_tag").write_text(AZURE_CHASSIS_ASSET_TAG + "\n")
+dmi = str(fake_dmi(pathlib.Path(tempfile.mkdtemp())))
 env = {"AZIMDS_DMI_DIR": dmi}
 with Emulator(default_profile(), host="169.254.169.254", port=80, allow_any_address=True) as emu:
     client = Client(environ=env)
@@ -45,28 +44,15 @@ with Emulator(default_profile(), host="169.254.169.254", port=80, allow_any_addr
 """
 
 
-def netns_available() -> bool:
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return False
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=30)
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(
-    not netns_available(), reason="unshare -rn (private network namespace) is not available here"
-)
 def test_detection_leads_to_169_254_169_254_and_the_client_talks_to_it() -> None:
-    inner = (
-        "ip link set lo up && ip addr add 169.254.169.254/32 dev lo && "
-        f'exec "{sys.executable}" -c "$AZIMDS_NETNS_SCRIPT"'
-    )
-    done = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", inner],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "AZIMDS_NETNS_SCRIPT": SCRIPT},
-    )
+    with PrivateNetwork(imds_address=True) as network:
+        done = network.run(
+            [sys.executable, "-c", SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["base_url"] == "http://169.254.169.254"

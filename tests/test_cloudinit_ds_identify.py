@@ -9,15 +9,17 @@ network namespace; what it decides is the ``datasource_list`` it writes for clou
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import pytest
 
 from azimds.cloudinit import SNIPPET_NAME, snippet
+from azimds.emulator.netns import PrivateNetwork
+from azimds.emulator.sandbox import NOT_AZURE_TAG, fake_dmi
+from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
 from cloud_init_packages import Unpacked
-from cloudinit_support import AZURE_TAG, RELEASE_IDS, RELEASES, require
+from cloudinit_support import RELEASE_IDS, RELEASES, require
 
 pytestmark = pytest.mark.netns
 
@@ -33,8 +35,7 @@ def ds_identify(
     (root / "etc/cloud/cloud.cfg.d").mkdir(parents=True)
     for name, text in configs.items():
         (root / "etc/cloud/cloud.cfg.d" / name).write_text(text, encoding="utf-8")
-    (root / "sys/class/dmi/id").mkdir(parents=True)
-    (root / "sys/class/dmi/id/chassis_asset_tag").write_text(tag + "\n")
+    fake_dmi(root / "sys/class/dmi/id", tag)
     (root / "proc").mkdir()
     (root / "proc/cmdline").write_text(f"root=/dev/sda1 ro {cmdline}\n")
     # This machine is no Hyper-V guest; ds-identify asks systemd-detect-virt (22.4 always).
@@ -50,13 +51,10 @@ def ds_identify(
         "DI_VIRT": "microsoft",  # what systemd-detect-virt says on Azure
     }
     script = release.root / "usr/lib/cloud-init/ds-identify"
-    done = subprocess.run(
-        ["unshare", "-rn", "sh", str(script), "--force"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    with PrivateNetwork() as network:
+        done = network.run(
+            ["sh", str(script), "--force"], capture_output=True, text=True, env=env, timeout=60
+        )
     log = (root / "ds-identify.log").read_text(encoding="utf-8") + done.stderr
     written = (root / "run/cloud-init/cloud.cfg").read_text(encoding="utf-8")
     if "notfound=disabled" in written:
@@ -74,7 +72,7 @@ def release(request: pytest.FixtureRequest) -> Unpacked:
     return unpacked
 
 
-@pytest.mark.parametrize("tag", [AZURE_TAG, "Default string"])
+@pytest.mark.parametrize("tag", [AZURE_CHASSIS_ASSET_TAG, NOT_AZURE_TAG])
 def test_the_shipped_snippet_is_used_as_given(release: Unpacked, tmp_path: Path, tag: str) -> None:
     listed, _ = ds_identify(release, tmp_path, {SNIPPET_NAME: snippet()}, tag)
     assert listed == "AzureImds, None"
@@ -84,7 +82,7 @@ def test_among_several_names_azureimds_is_skipped_and_cloud_init_disabled(
     release: Unpacked, tmp_path: Path
 ) -> None:
     configs = {SNIPPET_NAME: snippet(), "99_several.cfg": SEVERAL}
-    listed, log = ds_identify(release, tmp_path, configs, "Default string")
+    listed, log = ds_identify(release, tmp_path, configs, NOT_AZURE_TAG)
     assert "No check method 'dscheck_AzureImds'" in log
     assert listed is None  # off Azure nothing matched: cloud-init would not run at all
 
@@ -93,13 +91,13 @@ def test_among_several_names_on_azure_the_built_in_azure_wins(
     release: Unpacked, tmp_path: Path
 ) -> None:
     configs = {SNIPPET_NAME: snippet(), "99_several.cfg": SEVERAL}
-    listed, _ = ds_identify(release, tmp_path, configs, AZURE_TAG)
+    listed, _ = ds_identify(release, tmp_path, configs, AZURE_CHASSIS_ASSET_TAG)
     assert listed == "Azure, None"
 
 
 def test_ci_ds_on_the_kernel_command_line_chooses_it(release: Unpacked, tmp_path: Path) -> None:
     listed, _ = ds_identify(
-        release, tmp_path, {"95_pkg.cfg": PKG_ONLY}, "Default string", "ci.ds=AzureImds"
+        release, tmp_path, {"95_pkg.cfg": PKG_ONLY}, NOT_AZURE_TAG, "ci.ds=AzureImds"
     )
     assert listed == "AzureImds, None"
 
@@ -108,7 +106,7 @@ def test_ds_on_the_kernel_command_line_chooses_it_from_23_2(
     release: Unpacked, tmp_path: Path
 ) -> None:
     listed, _ = ds_identify(
-        release, tmp_path, {"95_pkg.cfg": PKG_ONLY}, "Default string", "ds=AzureImds"
+        release, tmp_path, {"95_pkg.cfg": PKG_ONLY}, NOT_AZURE_TAG, "ds=AzureImds"
     )
     understood = tuple(int(x) for x in release.upstream.split(".")[:2]) >= (23, 2)
     assert listed == ("AzureImds, None" if understood else None)

@@ -24,7 +24,7 @@ from azimds.cloudinit.settings import DEFAULT_TIMEOUT, Settings, read_settings
 from azimds.emulator import Emulator, default_profile
 from azimds.facts import model, shapes
 from azimds.imds import versions
-from cloudinit_support import RELEASE_IDS, RELEASES, environment, require
+from cloudinit_support import RELEASE_IDS, RELEASES, require
 
 # --- settings ------------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ def test_the_datasource_module_needs_only_the_shipped_core(release: Any) -> None
         capture_output=True,
         text=True,
         timeout=60,
-        env=environment(release),
+        env=release.environment(),
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any, Dict, Iterator, Set
 
 import pytest
 import yaml
 
 import inventory_support as inv
+from azimds.emulator.sandbox import EmulatorProcess
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -43,26 +42,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     spec = workdir / "fleet.yaml"
     spec.write_text(yaml.safe_dump(SPEC), "utf-8")
     manifest = workdir / "azimds-fleet.json"
-    command = [sys.executable, "-m", "azimds", "emulator", "fleet", str(spec)]
-    command += ["--manifest", str(manifest), "--quiet"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        yield {"workdir": workdir, "vms": wait_for_manifest(manifest, server)}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def wait_for_manifest(path: Path, server: subprocess.Popen[str]) -> List[Dict[str, Any]]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stdout.read() if server.stdout else ""
-        try:
-            vms: List[Dict[str, Any]] = json.loads(path.read_text("utf-8"))["vms"]
-            return vms
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.2)
-    raise AssertionError("azimds emulator fleet wrote no manifest within 120 s")
+    arguments = ["fleet", str(spec), "--manifest", str(manifest), "--quiet"]
+    with EmulatorProcess(arguments, stderr=subprocess.PIPE) as server:
+        yield {"workdir": workdir, "vms": server.vms}
 
 
 def expected_groups(vm: Dict[str, Any]) -> Set[str]:

@@ -17,7 +17,7 @@ import pytest
 
 import ansible_support as support
 import inventory_support as inv
-from azimds.emulator import Emulator
+from azimds.emulator import Emulator, sandbox
 from azimds.imds import versions
 
 pytestmark = pytest.mark.timeout(300)
@@ -260,15 +260,11 @@ def test_documents_source_infers_the_oldest_version_that_serves_every_field(
     assert all(got <= asked for got, asked in zip(inferred, served))
 
 
-@pytest.mark.skipif(
-    not support.netns_available() and not os.environ.get("CI"),
-    reason="unshare -rn (private network namespace) is not available here",
-)
 @pytest.mark.netns
 def test_local_source_asks_this_vms_own_imds_and_connects_locally(tmp_path: Path) -> None:
     config = inv.write_config(tmp_path, source="local")
     env = inv.environment(tmp_path)
-    env["AZIMDS_DMI_DIR"] = str(support.fake_dmi(tmp_path / "dmi", azure=True))
+    env["AZIMDS_DMI_DIR"] = str(sandbox.fake_dmi(tmp_path / "dmi"))
     argv = [str(support.ansible_bin() / "ansible-inventory"), "-i", str(config), "--list"]
     profile = {"compute": {"zone": "3", "osProfile": {"computerName": "runner-7"}}}
     on_azure = support.run_in_netns(argv, tmp_path, env, profile=profile, real_address=True)
@@ -281,7 +277,7 @@ def test_local_source_asks_this_vms_own_imds_and_connects_locally(tmp_path: Path
     assert "runner-7" in inv.groups(listing)["azure_zone_3"]
     assert len(on_azure.instance_requests()) == 1
 
-    env["AZIMDS_DMI_DIR"] = str(support.fake_dmi(tmp_path / "other-dmi", azure=False))
+    env["AZIMDS_DMI_DIR"] = str(sandbox.fake_dmi(tmp_path / "other-dmi", sandbox.NOT_AZURE_TAG))
     off_azure = support.run_in_netns(argv, tmp_path, env, profile=profile, real_address=True)
     assert off_azure.returncode == 0, off_azure.output
     assert inv.hostvars(json.loads(off_azure.stdout)) == {}

@@ -17,21 +17,20 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
-from azimds.saltext import sandbox
-from azimds.saltext.netns import PrivateNetwork
+from azimds.emulator import sandbox
+from azimds.emulator.netns import PrivateNetwork
+from azimds.salt_minion import local_result
 from salt_support import (
     AUDITED_SALT_CALL,
     REPO,
     LocalMinion,
-    azure_dmi,
     azure_lines,
     emulator,
-    needs_netns,
     private_network,
     write_profile,
 )
 
-pytestmark = [needs_netns, pytest.mark.netns]
+pytestmark = pytest.mark.netns
 
 # Short deadlines keep the tests that wait for an IMDS that does not answer short.
 FAST = {"timeout": 1}
@@ -159,7 +158,7 @@ def test_off_azure_the_module_sends_nothing_and_adds_no_socket_operation(
         command += ["-c", str(minion.config), "--out", "json", "grains.items"]
         done = network.run(command, env=sandbox.environment(), capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        return json.loads(events.read_text()), sandbox.local_result(done), minion
+        return json.loads(events.read_text()), local_result(done), minion
 
     with_module, grains, minion = audited("with")
     without_module, baseline, _ = audited("without", disable_grains=["azure_imds"])
@@ -273,7 +272,7 @@ def test_bad_configuration_is_one_log_line_and_every_other_grain_loads(
     minion.reconfigure(azure_imds=section)
     done = minion.call("grains.items", endpoint=vm.base_url)
     assert done.returncode == 0, done.stderr
-    grains = sandbox.local_result(done)
+    grains = local_result(done)
     assert "azure" not in grains
     assert grains["kernel"] == "Linux" and "os_family" in grains and "ip_interfaces" in grains
     (line,) = azure_lines(minion.log)
@@ -287,7 +286,7 @@ def test_a_bad_azimds_disable_value_is_one_log_line_too(
     minion: LocalMinion, vm: sandbox.EmulatorProcess
 ) -> None:
     done = minion.call("grains.items", endpoint=vm.base_url, extra_env={"AZIMDS_DISABLE": "maybe"})
-    assert "azure" not in sandbox.local_result(done) and "kernel" in sandbox.local_result(done)
+    assert "azure" not in local_result(done) and "kernel" in local_result(done)
     (line,) = azure_lines(minion.log)
     assert "AZIMDS_DISABLE='maybe' is neither true" in line
     assert vm.instance_requests() == 0
@@ -310,10 +309,11 @@ def test_the_real_default_endpoint_in_a_private_network(tmp_path: Path) -> None:
     """No endpoint anywhere: the Azure asset tag leads detection to 169.254.169.254:80."""
     with PrivateNetwork(imds_address=True) as network:
         imds = sandbox.EmulatorProcess(
-            network, ["serve", "--host", "169.254.169.254", "--port", "80", "--allow-address"]
+            ["serve", "--host", "169.254.169.254", "--port", "80", "--allow-address"], network
         ).start()
         assert imds.base_url == "http://169.254.169.254"
         minion = LocalMinion(network, tmp_path / "minion")
-        assert minion.result("grains.get", "azure:zone", dmi_dir=azure_dmi(tmp_path / "dmi")) == "1"
+        on_azure = str(sandbox.fake_dmi(tmp_path / "dmi"))
+        assert minion.result("grains.get", "azure:zone", dmi_dir=on_azure) == "1"
         assert imds.instance_requests() == 1
         assert json.loads(minion.cache_file.read_text())["endpoint"] == "http://169.254.169.254"

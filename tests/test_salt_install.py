@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 import salt_venvs
-from azimds.saltext import sandbox
-from azimds.saltext.netns import PrivateNetwork
-from salt_support import LOADER_PROBE, REPO, LocalMinion, emulator, needs_netns
+from azimds.emulator import sandbox
+from azimds.emulator.netns import PrivateNetwork
+from salt_support import LOADER_PROBE, REPO, LocalMinion, emulator
 
-pytestmark = [needs_netns, pytest.mark.netns]
+pytestmark = pytest.mark.netns
 
 SOURCE = REPO / "src" / "azimds" / "saltext" / "grains" / "azure_imds.py"
 

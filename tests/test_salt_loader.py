@@ -13,19 +13,18 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
-from azimds.saltext import sandbox
-from azimds.saltext.netns import PrivateNetwork
+from azimds.emulator import sandbox
+from azimds.emulator.netns import PrivateNetwork
 from salt_support import (
     LOADER_PROBE,
     REPO,
     LocalMinion,
     emulator,
-    needs_netns,
     private_network,
     run_python,
 )
 
-pytestmark = [needs_netns, pytest.mark.netns]
+pytestmark = pytest.mark.netns
 
 PACKAGED = REPO / "src" / "azimds" / "saltext" / "grains" / "azure_imds.py"
 

@@ -20,11 +20,12 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from azimds.saltext import sandbox
-from azimds.saltext.netns import PrivateNetwork
-from salt_support import needs_netns, write_profile
+from azimds import salt_minion
+from azimds.emulator import sandbox
+from azimds.emulator.netns import PrivateNetwork
+from salt_support import write_profile
 
-pytestmark = [needs_netns, pytest.mark.netns]
+pytestmark = pytest.mark.netns
 
 BIN = Path(sys.executable).parent
 PUBLISH_PORT, RET_PORT = 4505, 4506  # the namespace is private: Salt's own ports are free
@@ -93,7 +94,7 @@ def start_minion(
     network: PrivateNetwork, root: Path, name: str, base_url: str
 ) -> subprocess.Popen[Any]:
     by_environment = name == "vm-c"
-    settings = sandbox.minion_settings(
+    settings = salt_minion.minion_settings(
         root,
         minion_id=name,
         file_client="remote",
@@ -105,7 +106,7 @@ def start_minion(
         mine_functions={"grains.item": ["azure"]},
         azure_imds={"timeout": 2} if by_environment else {"endpoint": base_url, "timeout": 2},
     )
-    config = sandbox.write_config(root, settings)
+    config = salt_minion.write_config(root, settings)
     env = sandbox.environment(base_url if by_environment else None)
     return network.popen(
         [str(BIN / "salt-minion"), "-c", str(config), "-l", "quiet"],
@@ -131,12 +132,13 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         write_profile(tmp_path / "vms", name, vmId=VM_IDS[name], **compute)
     with PrivateNetwork() as network:
         fleet = sandbox.EmulatorProcess(
-            network,
-            ["fleet", str(tmp_path / "vms"), "--manifest", str(tmp_path / "fleet.json")],
+            ["fleet", str(tmp_path / "vms"), "--manifest", str(tmp_path / "fleet.json")], network
         ).start()
         urls = {vm["name"]: vm["base_url"] for vm in fleet.vms}
         master_root = tmp_path / "master"
-        master_config = sandbox.write_config(master_root, master_settings(master_root), "master")
+        master_config = salt_minion.write_config(
+            master_root, master_settings(master_root), "master"
+        )
         network.popen(
             [str(BIN / "salt-master"), "-c", str(master_config), "-l", "quiet"],
             env=sandbox.environment(),

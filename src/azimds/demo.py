@@ -18,9 +18,20 @@ from pathlib import Path
 from typing import Callable, List, Optional
 from urllib.parse import urlsplit
 
-from .emulator import Emulator, default_profile
+from . import salt_minion
+from .emulator import Emulator, default_profile, netns
+from .emulator.sandbox import EmulatorProcess, environment
 
 PAUSE = 0.25  # stay under IMDS's 5 requests per second, as a real client must
+
+
+def show_lines(text: str, limit: int) -> None:
+    """Print the first ``limit`` lines of ``text``, indented, and how many more there were."""
+    lines = text.rstrip().splitlines()
+    for line in lines[:limit]:
+        print(f"     {line}")
+    if len(lines) > limit:
+        print(f"     ... ({len(lines) - limit} more lines)")
 
 
 def show_request(base_url: str, target: str, headers: Optional[dict[str, str]] = None) -> None:
@@ -39,11 +50,7 @@ def show_request(base_url: str, target: str, headers: Optional[dict[str, str]] =
         pretty = json.dumps(json.loads(body), indent=2)
     except ValueError:
         pretty = body
-    lines = pretty.splitlines()
-    for line in lines[:14]:
-        print(f"     {line}")
-    if len(lines) > 14:
-        print(f"     ... ({len(lines) - 14} more lines)")
+    show_lines(pretty, 14)
     time.sleep(PAUSE)
 
 
@@ -53,11 +60,7 @@ def run_azimds(args: List[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "azimds", *args], capture_output=True, text=True, timeout=120
     )
-    lines = (result.stdout + result.stderr).rstrip().splitlines()
-    for line in lines[:24]:
-        print(f"     {line}")
-    if len(lines) > 24:
-        print(f"     ... ({len(lines) - 24} more lines)")
+    show_lines(result.stdout + result.stderr, 24)
     print(f"  (exit code {result.returncode})")
     time.sleep(PAUSE)
 
@@ -160,15 +163,7 @@ def ansible_inventory(_emulator: Emulator) -> None:
             "plugin: azimds.imds.azure_imds\nsource: endpoints\nendpoints: [azimds-fleet.json]\n"
         )
         (folder / "fleet.azure_imds.yml").write_text(config, encoding="utf-8")
-        fleet = subprocess.Popen(
-            [sys.executable, "-m", "azimds", "emulator", "fleet", "fleet.yaml", "--quiet"],
-            cwd=folder,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not (folder / "azimds-fleet.json").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
+        with EmulatorProcess(["fleet", "fleet.yaml", "--quiet"], cwd=folder):
             print("$ azimds emulator fleet fleet.yaml &     # 6 VMs, each its own IMDS on loopback")
             print("$ cat fleet.azure_imds.yml")
             for line in config.splitlines():
@@ -202,9 +197,6 @@ def ansible_inventory(_emulator: Emulator) -> None:
                 )
                 for line in (done.stdout + done.stderr).rstrip().splitlines():
                     print(f"     {line}")
-        finally:
-            fleet.terminate()
-            fleet.wait(timeout=30)
 
 
 # --- Ansible: the collection azimds.imds, run by a real ansible-playbook ---------------------
@@ -283,18 +275,16 @@ def salt_grains(emulator: Emulator) -> None:
     Salt's core grains look up the host name in DNS, so Salt runs in a network namespace with
     only loopback (``unshare -rn``) and an emulator of its own there; ``emulator`` is unused.
     """
-    from .saltext import netns, sandbox
-
     heading("Salt: the azure grain (salt-call --local, Salt installed with the dev extras)")
     why_not = netns.available()
     if why_not is not None:
         print(f"  skipped: Salt runs here only in a private network namespace, and {why_not}")
         return
     with tempfile.TemporaryDirectory() as folder, netns.PrivateNetwork() as network:
-        vm = sandbox.EmulatorProcess(network, ["serve", "--port", "0", "--quiet"]).start()
+        vm = EmulatorProcess(["serve", "--port", "0", "--quiet"], network).start()
         root = Path(folder)
-        config = sandbox.write_config(root, sandbox.minion_settings(root, minion_id="demo"))
-        env = sandbox.environment(vm.base_url)
+        config = salt_minion.write_config(root, salt_minion.minion_settings(root, minion_id="demo"))
+        env = environment(vm.base_url)
         print(f"  (AZIMDS_ENDPOINT={vm.base_url}: the emulated VM; the minion config is in")
         print(f"  {config}/minion, every path under {folder})")
         for args in (
@@ -303,13 +293,9 @@ def salt_grains(emulator: Emulator) -> None:
             ["match.grain", "azure:tags:Environment:Prod"],
         ):
             print(f"$ salt-call --local {' '.join(args)}")
-            command = sandbox.salt_call_command(config, *args, output="nested")
+            command = salt_minion.salt_call_command(config, *args, output="nested")
             done = network.run(command, env=env, capture_output=True, text=True)
-            lines = (done.stdout + done.stderr).rstrip().splitlines()
-            for line in lines[:40]:
-                print(f"     {line}")
-            if len(lines) > 40:
-                print(f"     ... ({len(lines) - 40} more lines)")
+            show_lines(done.stdout + done.stderr, 40)
         print(f"  ({vm.instance_requests()} request to IMDS: the later calls read the cache)")
 
 
@@ -370,11 +356,7 @@ def cloud_init(emulator: Emulator) -> None:
         timeout=120,
         env=env,
     )
-    lines = (result.stdout + result.stderr).rstrip().splitlines()
-    for line in lines[:40]:
-        print(f"     {line}")
-    if len(lines) > 40:
-        print(f"     ... ({len(lines) - 40} more lines)")
+    show_lines(result.stdout + result.stderr, 40)
     time.sleep(PAUSE)
 
 

@@ -1,4 +1,4 @@
-"""The private network the Salt tests, benchmarks and demo run Salt in, and its clean-up."""
+"""The private network the tests, benchmarks and demo run emulators and tools in; its clean-up."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import time
 
 import pytest
 
-from azimds.saltext.netns import PrivateNetwork
-from salt_support import needs_netns
+from azimds.emulator.netns import PrivateNetwork
 
-pytestmark = [needs_netns, pytest.mark.netns]
+pytestmark = pytest.mark.netns
 
 
 def running(pid: int) -> bool:

@@ -1,9 +1,10 @@
-"""A private network namespace with nothing but loopback, for running Salt where it cannot leak.
+"""A private network: a namespace with nothing but loopback, where nothing can leave the machine.
 
-Salt's core grains look names up even with ``enable_fqdns_grains: False`` (``ip_fqdn`` asks the
-resolver for the host name's IPv6 address), which sends a DNS query off the machine. Inside a
-``PrivateNetwork`` there is no route but loopback, so such a query fails at once and nothing
-leaves: the tests, the benchmarks and the demo run every Salt process in one.
+The tests, the benchmarks and the demo run the emulator and the tools under test in one: an
+emulator can listen at the real IMDS address, 169.254.169.254:80, and a tool that looks names up
+or reaches out (Salt's core grains ask the resolver about the host name even with
+``enable_fqdns_grains: False``; Ansible's fact gathering reads interfaces and names) fails at once
+instead of sending a packet anywhere.
 
     with PrivateNetwork(imds_address=True) as network:   # 169.254.169.254 is on its loopback
         network.run(["ip", "addr"])
@@ -22,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
 IMDS_ADDRESS = "169.254.169.254"
@@ -92,7 +94,8 @@ class PrivateNetwork:
         ]
 
     def run(self, argv: Sequence[str], **options: Any) -> subprocess.CompletedProcess[Any]:
-        """Run ``argv`` inside the namespace to its end (``subprocess.run`` options apply)."""
+        """Run ``argv`` inside the namespace to its end (``subprocess.run`` options apply;
+        the timeout is 120 s unless given, None for none)."""
         options.setdefault("timeout", 120)
         return subprocess.run(self.command(argv), **options)
 
@@ -104,7 +107,7 @@ class PrivateNetwork:
 
     def stop(self, process: subprocess.Popen[Any], grace: float = 10.0) -> None:
         """Stop a process started with ``popen`` and every process of its group."""
-        _stop_groups([process], grace)
+        stop_process_groups([process], grace)
         if process in self._processes:
             self._processes.remove(process)
 
@@ -114,10 +117,10 @@ class PrivateNetwork:
         All are asked to stop at once (SIGTERM); what still runs after ``grace`` seconds is
         killed (SIGKILL), so closing takes at most about ``grace`` seconds.
         """
-        _stop_groups(self._processes, grace)
+        stop_process_groups(self._processes, grace)
         self._processes.clear()
         if self._holder is not None:
-            _stop_groups([self._holder], grace)
+            stop_process_groups([self._holder], grace)
             for stream in (self._holder.stdout, self._holder.stderr):
                 if stream is not None:
                     stream.close()
@@ -130,8 +133,12 @@ class PrivateNetwork:
         self.close()
 
 
-def _stop_groups(processes: Sequence[subprocess.Popen[Any]], grace: float) -> None:
-    """SIGTERM the process group of each process (its leader), then SIGKILL after ``grace``."""
+def stop_process_groups(processes: Sequence[subprocess.Popen[Any]], grace: float) -> None:
+    """Stop each process and its process group (it must lead one: ``start_new_session``).
+
+    SIGTERM to every group at once, then SIGKILL to what still runs after ``grace`` seconds;
+    children that outlive their leader are killed with the group.
+    """
     for process in processes:
         if process.poll() is None:
             _signal_group(process.pid, signal.SIGTERM)
@@ -140,7 +147,6 @@ def _stop_groups(processes: Sequence[subprocess.Popen[Any]], grace: float) -> No
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=max(0.0, deadline - time.monotonic()))
     for process in processes:
-        # Children may outlive their leader: the group is killed even when the leader is gone.
         _signal_group(process.pid, signal.SIGKILL)
         process.wait()
 
@@ -148,3 +154,15 @@ def _stop_groups(processes: Sequence[subprocess.Popen[Any]], grace: float) -> No
 def _signal_group(group: int, number: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, number)
+
+
+def loopback_packets() -> int:
+    """Return the packets sent on loopback so far, in the calling process's network namespace.
+
+    Inside a private network loopback is the only interface: this counts every packet sent.
+    """
+    for line in Path("/proc/self/net/dev").read_text(encoding="ascii").splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == "lo":
+            return int(counters.split()[9])  # transmit packets
+    raise RuntimeError("no lo in /proc/self/net/dev")
