@@ -474,6 +474,7 @@ def test_every_python_with_the_standard_library_only_gives_the_same_shapes(
         "azimds.facts.shapes",
         "azimds.facts.tags",
         "azimds.imds",
+        "azimds.imds.detect",  # errors.NotOnAzure's message lives with detection
         "azimds.imds.errors",
         "azimds.imds.paths",
         "azimds.imds.printable",
