@@ -156,6 +156,20 @@ def test_a_body_that_is_not_strict_json_is_malformed(body: bytes) -> None:
         client(send).get("compute")
 
 
+def test_an_attested_document_that_repeats_a_key_is_refused_not_collapsed() -> None:
+    # json.loads would keep the last "signature" silently; a signed document must say one thing.
+    twice = b'{"encoding": "pkcs7", "signature": "AAAA", "signature": "BBBB"}'
+    send = FakeSend(FakeClock(), raw(200, twice))
+    with pytest.raises(MalformedResponse, match="the key 'signature' appears twice"):
+        client(send, api_version="2021-02-01").attested_document("abc")
+    once = b'{"encoding": "pkcs7", "signature": "AAAA"}'
+    one_key_each = client(FakeSend(FakeClock(), raw(200, once)), api_version="2021-02-01")
+    assert one_key_each.attested_document("abc") == (
+        {"encoding": "pkcs7", "signature": "AAAA"},
+        "2021-02-01",
+    )
+
+
 def test_progress_says_what_the_last_attempt_saw_and_when_the_next_comes() -> None:
     clock = FakeClock()
     send = FakeSend(clock, TransportError("cannot connect: connection refused"), ok(DOCUMENT))

@@ -16,7 +16,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from .content import strict_json
+from ..imds import body
 from .errors import CmsStructureError, EncodingError, SignerCertificateError
 from .spec import ENCODING, OID_DATA, OID_SIGNED_DATA
 
@@ -79,7 +79,7 @@ def signature_bytes(document: Document) -> bytes:
         text = document.strip()
         if text.startswith("{"):
             try:
-                document = strict_json(text)
+                document = body.loads(text, unique_keys=True)
             except ValueError as exc:
                 raise EncodingError(f"the response is not valid JSON ({exc})") from None
         else:

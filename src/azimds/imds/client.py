@@ -260,7 +260,8 @@ class Client:
         """
         call = self._call()
         response, version, url = call.versioned(ATTESTED_PATH, {"nonce": nonce}, ())
-        body = _json_body(response, url)
+        # A signed document must say one thing: a key given twice is refused, not collapsed.
+        body = _json_body(response, url, unique_keys=True)
         if not isinstance(body, dict):
             raise MalformedResponse(url, "expected a JSON object")
         return body, version
@@ -517,10 +518,10 @@ def _final_status_error(response: transport.Response, url: str) -> Exception:
     return MalformedResponse(url, f"unexpected HTTP {status} {response.reason}".rstrip())
 
 
-def _json_body(response: transport.Response, url: str) -> Any:
+def _json_body(response: transport.Response, url: str, unique_keys: bool = False) -> Any:
     text = _text_body(response, url)
     try:
-        return body.loads(text)
+        return body.loads(text, unique_keys=unique_keys)
     except ValueError as exc:
         # The message says where or what kind of thing was wrong, never the content.
         raise MalformedResponse(url, f"the body is not valid JSON ({exc})") from None
