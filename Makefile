@@ -28,8 +28,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## The azure_imds inventory's Redis fact cache test needs community.general (from the `ansible`
-## package of the package index, matching the controller's ansible-core 2.19; never galaxy)
-## and the redis client: installed once, apart from .venv, into .cache/ansible-extras.
+## package of the package index, made for the controller's ansible-core 2.19 and tested with the
+## newest too; never galaxy) and the redis client: installed once, apart from .venv, into
+## .cache/ansible-extras.
 ANSIBLE_EXTRAS := .cache/ansible-extras
 ANSIBLE_EXTRAS_STAMP := $(ANSIBLE_EXTRAS)/.installed-stamp
 
@@ -63,7 +64,7 @@ ANSIBLE_LATEST := .venv-ansible-latest
 ANSIBLE_LATEST_STAMP := $(ANSIBLE_LATEST)/.installed-stamp
 ANSIBLE_TESTS := tests/test_ansible_module.py tests/test_ansible_sanity.py tests/test_ansible_galaxy.py \
 	tests/test_inventory_sources.py tests/test_inventory_groups.py tests/test_inventory_cache.py \
-	tests/test_inventory_docs.py tests/test_inventory_fleet.py
+	tests/test_inventory_docs.py tests/test_inventory_fleet.py tests/test_inventory_redis.py
 
 $(ANSIBLE_LATEST_STAMP): $(STAMP)
 	@py=$$($(BIN)/python tests/pythons.py 3.13 3.12) || exit 0; \
@@ -71,7 +72,7 @@ $(ANSIBLE_LATEST_STAMP): $(STAMP)
 	$(ANSIBLE_LATEST)/bin/python -m pip install --quiet --upgrade pip ansible-core && \
 	touch $(ANSIBLE_LATEST_STAMP)
 
-ansible-latest: $(STAMP) $(ANSIBLE_LATEST_STAMP)
+ansible-latest: $(STAMP) $(ANSIBLE_EXTRAS_STAMP) $(ANSIBLE_LATEST_STAMP)
 	@if [ ! -f $(ANSIBLE_LATEST_STAMP) ]; then \
 	  echo "SKIPPED ansible-latest: no Python 3.12 or 3.13 here (the newest ansible-core needs one)"; \
 	  if [ -n "$$CI" ]; then exit 1; fi; \
