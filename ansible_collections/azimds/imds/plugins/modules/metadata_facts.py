@@ -403,6 +403,7 @@ from ansible_collections.azimds.imds.plugins.module_utils.imds.detect import (
     detect,
     not_on_azure_message,
 )
+from ansible_collections.azimds.imds.plugins.module_utils.status import status_facts
 
 SECTIONS = (
     "vm_id",
@@ -437,17 +438,6 @@ ARGUMENT_SPEC = {
     "include_user_data": {"type": "bool", "default": False},
     "on_unavailable": {"type": "str", "choices": ["empty", "skip", "fail"], "default": "empty"},
 }
-
-
-def status_facts(status, message, endpoint, api_version):
-    """Return the keys every azure_imds fact carries, whether IMDS answered or not."""
-    return {
-        "available": status == "ok",
-        "status": status,
-        "message": message,
-        "endpoint": endpoint,
-        "api_version": api_version,
-    }
 
 
 def make_client(params):

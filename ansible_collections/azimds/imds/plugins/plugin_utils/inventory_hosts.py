@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ansible_collections.azimds.imds.plugins.module_utils.facts import model, shapes
 from ansible_collections.azimds.imds.plugins.module_utils.imds.errors import AzimdsError
+from ansible_collections.azimds.imds.plugins.module_utils.status import status_facts
 
 # What each hostnames keyword reads from the facts (the entry for source_name).
 HOSTNAME_KEYWORDS = {
@@ -52,8 +53,7 @@ def document_facts(document, api_version, endpoint):
     instance = model.normalize(document, api_version)
     facts = shapes.ansible_facts(instance)
     # The keys metadata_facts adds beside the shape, as it sets them when IMDS answered.
-    facts.update(available=True, status="ok", message=None, endpoint=endpoint,
-                 api_version=api_version)
+    facts.update(status_facts("ok", None, endpoint, api_version))
     return facts
 
 
