@@ -240,6 +240,26 @@ def test_documents_source_reads_each_file_and_reports_malformed_ones_by_name(
     assert bad == {"broken.json", "list.json", "half.json"}, result.warnings()
 
 
+def test_documents_source_reports_a_document_holding_nan_by_name_and_reads_the_others(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("web1", "web2"):
+        document = inv.document(vm_profile(name))
+        (folder / f"{name}.json").write_text(json.dumps(document), "utf-8")
+    # Python's json reads NaN (not JSON); the core's strict rule (imds.body.loads) refuses it.
+    spoiled = inv.document(vm_profile("batch-0"))
+    spoiled["compute"]["platformFaultDomain"] = float("nan")
+    (folder / "batch.json").write_text(json.dumps(spoiled), "utf-8")
+    config = inv.write_config(tmp_path, source="documents", documents=["docs"])
+    result = inv.inventory(config, inv.environment(tmp_path))
+    assert set(inv.hostvars(result.listing())) == {"web1", "web2"}
+    warnings = result.warnings()
+    assert len(warnings) == 1, warnings
+    assert "batch.json: not a readable JSON document (NaN is not JSON)" in warnings[0]
+
+
 def test_documents_source_infers_the_oldest_version_that_serves_every_field(
     tmp_path: Path,
 ) -> None:

@@ -23,7 +23,7 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.azimds.imds.plugins.module_utils.imds import versions
+from ansible_collections.azimds.imds.plugins.module_utils.imds import body, versions
 from ansible_collections.azimds.imds.plugins.module_utils.imds.client import Client
 from ansible_collections.azimds.imds.plugins.module_utils.imds.errors import AzimdsError
 from ansible_collections.azimds.imds.plugins.module_utils.imds.retry import Pacer
@@ -113,7 +113,7 @@ def read_documents(patterns, base_dir):
     for path in document_files(patterns, base_dir, problems):
         try:
             with open(path, "rb") as handle:
-                content = json.loads(handle.read().decode("utf-8"))
+                content = body.loads(handle.read().decode("utf-8"))
         except (OSError, ValueError) as exc:
             problems.append((path, "not a readable JSON document (%s)" % one_line(exc)))
             continue
