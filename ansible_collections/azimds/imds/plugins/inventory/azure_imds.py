@@ -259,7 +259,6 @@ CONFIG_SUFFIXES = ("azure_imds.yml", "azure_imds.yaml")
 ALL_GROUP = "azure_imds"
 FACTS_VAR = "azure_imds"
 DEFAULT_HOSTNAMES = ("computer_name", "name", "vm_id")
-ADDRESS_FACTS = {"private_ipv4": "primary_private_ipv4", "public_ipv4": "primary_public_ipv4"}
 
 
 def trusted(expression):
@@ -460,7 +459,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         keyed = self._keyed_groups(var)
         default_groups = self.get_option("default_groups")
         replaced = {entry.get("prefix") for entry in keyed if isinstance(entry, dict)}
-        address_fact = ADDRESS_FACTS.get(self.get_option("host_address"))
+        # host_address's choices are hostnames keywords (none is not one: no address is set).
+        address_path = hosts.HOSTNAME_KEYWORDS.get(self.get_option("host_address"))
         safe_names = {}
         self.inventory.add_group(ALL_GROUP)
         for name, (entry, facts) in named:
@@ -468,9 +468,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self.inventory.set_variable(name, var, untrusted(facts))
             if entry.get("connection") == "local":
                 self.inventory.set_variable(name, "ansible_connection", "local")
-            elif address_fact:
-                network = facts.get("network")
-                address = network.get(address_fact) if isinstance(network, dict) else None
+            elif address_path:
+                address = hosts.facts_value(facts, address_path)
                 if address:
                     self.inventory.set_variable(name, "ansible_host", untrusted(address))
             if default_groups:

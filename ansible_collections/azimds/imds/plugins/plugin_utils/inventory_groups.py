@@ -13,6 +13,8 @@ options (``default_value``, ``separator``, ``parent_group``) without repeating i
 
 from __future__ import annotations
 
+from ansible_collections.azimds.imds.plugins.plugin_utils.inventory_hosts import facts_value
+
 TAG_PREFIX = "azure_tag"
 
 # (prefix, path of the value in the facts, whether the value is a number)
@@ -39,9 +41,7 @@ def default_group_names(facts, replaced=()):
     for prefix, path, _numeric in DEFAULT_GROUPS:
         if prefix in replaced:
             continue
-        value = facts
-        for step in path:
-            value = value.get(step) if isinstance(value, dict) else None
+        value = facts_value(facts, path)
         if value is not None and value != "":
             names.append("%s_%s" % (prefix, value))
     tags = facts.get("tags")

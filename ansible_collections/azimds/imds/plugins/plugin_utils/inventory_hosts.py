@@ -119,12 +119,19 @@ def keyword_value(keyword, facts, entry):
     elif keyword.startswith(TAG_KEYWORD):
         value = tag_value(facts.get("tags"), keyword[len(TAG_KEYWORD):])
     else:
-        value = facts
-        for step in HOSTNAME_KEYWORDS[keyword]:
-            value = value.get(step) if isinstance(value, dict) else None
+        value = facts_value(facts, HOSTNAME_KEYWORDS[keyword])
     if value is None or value == "":
         return None
     return str(value)
+
+
+def facts_value(facts, path):
+    """Return the value at ``path`` (a sequence of keys) in the facts, or None when a step
+    is missing or leads through something that is not a mapping."""
+    value = facts
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
 
 
 def tag_value(tags, name):
