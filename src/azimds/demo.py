@@ -25,12 +25,13 @@ from .emulator.sandbox import EmulatorProcess, environment
 PAUSE = 0.25  # stay under IMDS's 5 requests per second, as a real client must
 
 
-def show_lines(text: str, limit: int) -> None:
-    """Print the first ``limit`` lines of ``text``, indented, and how many more there were."""
+def show_lines(text: str, limit: Optional[int] = None) -> None:
+    """Print the first ``limit`` lines of ``text`` (all of them when None), indented, and how
+    many more there were."""
     lines = text.rstrip().splitlines()
     for line in lines[:limit]:
         print(f"     {line}")
-    if len(lines) > limit:
+    if limit is not None and len(lines) > limit:
         print(f"     ... ({len(lines) - limit} more lines)")
 
 
@@ -166,8 +167,7 @@ def ansible_inventory(_emulator: Emulator) -> None:
         with EmulatorProcess(["fleet", "fleet.yaml", "--quiet"], cwd=folder):
             print("$ azimds emulator fleet fleet.yaml &     # 6 VMs, each its own IMDS on loopback")
             print("$ cat fleet.azure_imds.yml")
-            for line in config.splitlines():
-                print(f"     {line}")
+            show_lines(config)
             env = {
                 **os.environ,
                 "ANSIBLE_COLLECTIONS_PATH": str(repository),
@@ -195,8 +195,7 @@ def ansible_inventory(_emulator: Emulator) -> None:
                     timeout=120,
                     env=env,
                 )
-                for line in (done.stdout + done.stderr).rstrip().splitlines():
-                    print(f"     {line}")
+                show_lines(done.stdout + done.stderr)
 
 
 # --- Ansible: the collection azimds.imds, run by a real ansible-playbook ---------------------
@@ -230,8 +229,7 @@ def ansible_playbook(emulator: Emulator) -> None:
         playbook = Path(folder) / "where.yml"
         playbook.write_text(ANSIBLE_PLAYBOOK, encoding="utf-8")
         print(f"$ cat {playbook.name}")
-        for line in ANSIBLE_PLAYBOOK.splitlines():
-            print(f"     {line}")
+        show_lines(ANSIBLE_PLAYBOOK)
         print(f"$ ANSIBLE_COLLECTIONS_PATH={repository} \\")
         print(f"    ansible-playbook -i localhost, {playbook.name}")
         env = dict(
