@@ -142,6 +142,9 @@ def test_request_journal(emulator: Emulator, clock: FakeClock) -> None:
         ("GET", "/metadata/instance", 400),
     ]
     assert journal[1]["at"] - journal[0]["at"] == 2
+    assert journal[0]["query"] == {"api-version": ["2021-02-01"]} and journal[1]["query"] == {}
+    assert journal[0]["headers"]["metadata"] == "true"
+    assert "metadata" not in journal[1]["headers"]
     # The control API itself is not journaled, and the Python view agrees.
     assert [(r.path, r.status) for r in emulator.requests] == [
         ("/metadata/instance", 200),
