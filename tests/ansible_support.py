@@ -22,7 +22,7 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -131,41 +131,6 @@ def base_env(bin_dir: Path, home: Optional[Path] = None) -> Dict[str, str]:
 # -- running inside a private network namespace --------------------------------------------
 
 
-LAUNCHER = textwrap.dedent(
-    r"""
-    import json, subprocess, sys
-    from azimds.emulator import Emulator
-    from azimds.emulator.profile import default_profile, profile_from_mapping
-
-    config = json.load(open(sys.argv[1]))
-    profile = (
-        profile_from_mapping(config["profile"]) if config["profile"] else default_profile()
-    )
-    emulator = Emulator(
-        profile, host=config["host"], port=config["port"], allow_any_address=True,
-        rate_limit=config["rate_limit"],
-    )
-    with emulator as emu:
-        for fault in config["faults"]:
-            emu.add_fault(fault)
-        done = subprocess.run(
-            config["argv"], env=config["env"], cwd=config["cwd"], capture_output=True, text=True,
-            timeout=config["timeout"],
-        )
-        requests = [
-            {"path": r.path, "query": r.query, "status": r.status,
-             "headers": {k.lower(): v for k, v in r.headers.items()}}
-            for r in emu.requests
-        ]
-    json.dump(
-        {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
-         "requests": requests},
-        open(config["result"], "w"),
-    )
-    """
-)
-
-
 @dataclass
 class Run:
     """What an Ansible command did and what the emulator saw meanwhile."""
@@ -192,43 +157,37 @@ def run_in_netns(
     profile: Optional[Mapping[str, Any]] = None,
     faults: Sequence[Mapping[str, Any]] = (),
     real_address: bool = False,
-    rate_limit: Optional[bool] = None,
+    rate_limit: bool = True,
     timeout: float = 240,
-    result_dir: Optional[Path] = None,
 ) -> Run:
     """Run ``argv`` inside ``unshare -rn`` with an emulator serving in the same namespace.
 
-    The emulator listens on 127.0.0.1:8169, or on 169.254.169.254:80 when ``real_address``;
-    ``profile`` overrides the built-in VM; ``faults`` are scripted before ``argv`` starts.
-    ``argv`` runs in ``workdir``; the launcher's files go to ``result_dir`` (default workdir).
+    The emulator (``azimds emulator serve``, in a process of its own) listens on
+    127.0.0.1:8169, or on 169.254.169.254:80 when ``real_address``; ``profile`` overrides the
+    built-in VM; ``faults`` are scripted before ``argv`` starts; ``rate_limit=False`` turns
+    its rate limit off. ``argv`` runs in ``workdir``.
     """
-    result_dir = result_dir or workdir
-    config: Dict[str, Any] = {
-        "argv": list(argv),
-        "env": dict(env),
-        "cwd": str(workdir),
-        "profile": dict(profile) if profile else None,
-        "faults": [dict(f) for f in faults],
-        "host": IMDS_ADDRESS if real_address else "127.0.0.1",
-        "port": 80 if real_address else 8169,
-        "rate_limit": rate_limit,
-        "timeout": timeout,
-        "result": str(result_dir / "netns-result.json"),
-    }
-    config_path = result_dir / "netns-config.json"
-    config_path.write_text(json.dumps(config), encoding="utf-8")
-    with PrivateNetwork(imds_address=real_address) as network:
-        done = network.run(
-            [sys.executable, "-c", LAUNCHER, str(config_path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout + 60,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"the namespace launcher failed: {done.stderr}")
-    result = json.loads((result_dir / "netns-result.json").read_text(encoding="utf-8"))
-    return Run(result["returncode"], result["stdout"], result["stderr"], result["requests"])
+    if real_address:
+        serve = ["serve", "--host", IMDS_ADDRESS, "--port", "80", "--allow-address"]
+    else:
+        serve = ["serve", "--host", "127.0.0.1", "--port", "8169"]
+    serve += ["--quiet", *(f"--fault={json.dumps(dict(f))}" for f in faults)]
+    if not rate_limit:
+        serve.append("--no-rate-limit")
+    with tempfile.TemporaryDirectory() as folder, PrivateNetwork(real_address) as network:
+        if profile:
+            profile_file = Path(folder) / "profile.json"
+            profile_file.write_text(json.dumps(dict(profile)), encoding="utf-8")
+            serve += ["--profile", str(profile_file)]
+        with sandbox.EmulatorProcess(serve, network, stderr=subprocess.PIPE) as vm:
+            done = network.run(
+                argv, env=dict(env), cwd=workdir, capture_output=True, text=True, timeout=timeout
+            )
+            journal = vm.control("GET", "/azimds/requests")["requests"]
+    requests = [
+        {key: entry[key] for key in ("path", "query", "status", "headers")} for entry in journal
+    ]
+    return Run(done.returncode, done.stdout, done.stderr, requests)
 
 
 # -- playbooks --------------------------------------------------------------------------
