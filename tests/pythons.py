@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-import pytest
+from ci_rule import skip_or_fail
 
 SHIPPED_VERSIONS: Tuple[str, ...] = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 
@@ -87,9 +87,7 @@ def python_or_skip(version: str) -> str:
     """Return an interpreter of ``version``; skip the test when there is none (fail under CI)."""
     python = find_python(version)
     if python is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing(version)}; CI must provide it")
-        pytest.skip(missing(version))
+        skip_or_fail(missing(version), f"{missing(version)}; CI must provide it")
     return python
 
 
