@@ -30,13 +30,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from azimds.emulator import sandbox
 from azimds.emulator.netns import IMDS_ADDRESS, PrivateNetwork
 from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
-from pythons import find_python, missing
+from pythons import SHIPPED_VERSIONS, find_python, missing, version_of
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = REPO / "ansible_collections" / "azimds" / "imds"
 LOOPBACK_ENDPOINT = "http://127.0.0.1:8169"
-# Every Python ansible-core 2.19 runs modules on; 2.20 and newer dropped 3.8.
-TARGET_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+# Every Python ansible-core 2.19 runs modules on (the versions azimds ships for); 2.20 and newer
+# dropped 3.8.
+TARGET_PYTHONS = SHIPPED_VERSIONS
 
 
 # -- which ansible-core, which Pythons ------------------------------------------------------
@@ -73,15 +74,11 @@ def controller_python(bin_dir: Path) -> Path:
 @functools.lru_cache(maxsize=None)
 def controller_version(bin_dir: Path) -> str:
     """Return the version ("3.12") of the Python that runs the ansible-core of ``bin_dir``."""
-    script = "import sys; print('%d.%d' % sys.version_info[:2])"
-    done = subprocess.run(
-        [str(controller_python(bin_dir)), "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return done.stdout.strip()
+    python = controller_python(bin_dir)
+    version = version_of(str(python))
+    if version is None:
+        raise RuntimeError(f"{python} does not run")
+    return version
 
 
 def supported_targets(bin_dir: Path) -> List[str]:

@@ -54,8 +54,8 @@ def _in_virtualenv(python: str) -> bool:
     return (Path(python).parent.parent / "pyvenv.cfg").exists()
 
 
-def _reports(python: str, version: str) -> bool:
-    """Return True when ``python`` runs and says it is ``version``."""
+def version_of(python: str) -> Optional[str]:
+    """Return the version ("3.12") ``python`` says it is, or None when it does not run."""
     try:
         done = subprocess.run(
             [python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
@@ -64,8 +64,8 @@ def _reports(python: str, version: str) -> bool:
             timeout=60,
         )
     except OSError:
-        return False
-    return done.returncode == 0 and done.stdout.strip() == version
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,7 +73,7 @@ def find_python(version: str) -> Optional[str]:
     """Return the path of a plain interpreter of ``version`` (e.g. "3.8"), or None."""
     for python in _candidates(version):
         usable = os.access(python, os.X_OK) and not _in_virtualenv(python)
-        if usable and _reports(python, version):
+        if usable and version_of(python) == version:
             return python
     return None
 
