@@ -30,13 +30,15 @@ from typing import Any, Dict, List, Mapping
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import ansible_support as support
 from azimds.emulator.fleet import generate_fleet
 from azimds.emulator.sandbox import EmulatorProcess
 from azimds.imds import versions
 from azimds.imds.client import Client, VersionMemo
 from azimds.imds.retry import Pacer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = support.REPO
 BIN = Path(sys.executable).parent
 PLUGIN = "azimds.imds.azure_imds"
 GOAL_RATIO = 1.2
@@ -56,19 +58,10 @@ class Measured:
 
 
 def environment(home: Path, extra: Mapping[str, str]) -> Dict[str, str]:
-    """Return a clean environment for Ansible commands: own HOME, this repository's collection."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "ansible.cfg").write_text("[defaults]\n", "utf-8")
-    return {
-        "PATH": f"{BIN}:/usr/bin:/bin",
-        "HOME": str(home),
-        "ANSIBLE_CONFIG": str(home / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
-        "ANSIBLE_NOCOLOR": "1",
-        "AZIMDS_DMI_DIR": "/nonexistent/azimds-bench-has-no-dmi",
-        "LC_ALL": "C.UTF-8",
-        **extra,
-    }
+    """Return the tests' clean environment for Ansible commands (own HOME), plus ``extra``."""
+    env = support.base_env(BIN, home=home)
+    env.update(extra)
+    return env
 
 
 def measure(argv: List[str], env: Mapping[str, str], cwd: Path) -> Measured:

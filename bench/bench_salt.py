@@ -42,9 +42,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from azimds import salt_minion
 from azimds.emulator import sandbox
 from azimds.emulator.netns import PrivateNetwork, available
+from salt_support import LocalMinion
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "salt_grain_probe.py"
@@ -59,22 +61,18 @@ SWALLOW_IMDS = (
 
 
 class Case:
-    """One way of running ``salt-call --local grains.items``."""
+    """One way of running ``salt-call --local grains.items``: a local minion and its endpoint."""
 
     def __init__(self, network: PrivateNetwork, root: Path, endpoint: Optional[str], **extra: Any):
-        self.network = network
-        self.settings = salt_minion.minion_settings(root, **extra)
-        self.config = salt_minion.write_config(root, self.settings)
-        self.env = sandbox.environment(endpoint)
-        self.cache = Path(self.settings["cachedir"]) / "azure_imds" / "grain.json"
+        self.minion = LocalMinion(network, root, **extra)
+        self.endpoint = endpoint
 
     def run(self, bin_dir: Optional[Path] = None, timeout: float = 120) -> Tuple[float, float]:
         """Return (wall, CPU) seconds of one ``grains.items``; fail loudly if it fails."""
-        command = salt_minion.salt_call_command(self.config, "grains.items", bin_dir=bin_dir)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = self.network.run(
-            command, env=self.env, capture_output=True, text=True, timeout=timeout
+        done = self.minion.call(
+            "grains.items", endpoint=self.endpoint, bin_dir=bin_dir, timeout=timeout
         )
         elapsed = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -115,11 +113,11 @@ def grains_loads(
     for _ in range(rounds):
         for name, case in cases.items():
             if case is cold:
-                cold.cache.unlink()
+                cold.minion.cache_file.unlink()
             wall_seconds, cpu_seconds = case.run()
             wall[name].append(wall_seconds)
             cpu[name].append(cpu_seconds)
-    assert not cases["off Azure"].cache.exists()
+    assert not cases["off Azure"].minion.cache_file.exists()
     print(f"salt-call --local grains.items, Salt 3008, {rounds} interleaved rounds:")
     print(
         f"  {'':24} {'wall min':>9} {'median':>8} {'CPU median':>11}   ratios to the baseline: "
@@ -156,8 +154,8 @@ def module_costs(
     """Time the module's own steps in fresh processes (see salt_grain_probe.py); print them."""
     samples: Dict[str, List[float]] = {}
     for index in range(probes):
-        on = Case(network, root / f"probe-on-{index}", None, azure_imds={"endpoint": url})
-        off = Case(network, root / f"probe-off-{index}", None)
+        on = LocalMinion(network, root / f"probe-on-{index}", azure_imds={"endpoint": url})
+        off = LocalMinion(network, root / f"probe-off-{index}")
         for arguments in (["on", str(on.config), url], ["off", str(off.config)]):
             done = network.run(
                 [sys.executable, str(PROBE), *arguments],
@@ -197,7 +195,6 @@ def module_costs(
 
 def salt_3006_context(root: Path) -> None:
     """Print Salt 3006's metadata_azure off Azure in a swallowing network, for context."""
-    sys.path.insert(0, str(HERE.parent / "tests"))
     import salt_venvs  # the install tests' cached venvs
 
     print("\ncontext: Salt 3006 metadata_azure off Azure, packets to 169.254.169.254 swallowed")

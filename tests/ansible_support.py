@@ -22,7 +22,7 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -30,13 +30,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from azimds.emulator import sandbox
 from azimds.emulator.netns import IMDS_ADDRESS, PrivateNetwork
 from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
-from pythons import find_python, missing
+from pythons import SHIPPED_VERSIONS, find_python, missing, version_of
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = REPO / "ansible_collections" / "azimds" / "imds"
 LOOPBACK_ENDPOINT = "http://127.0.0.1:8169"
-# Every Python ansible-core 2.19 runs modules on; 2.20 and newer dropped 3.8.
-TARGET_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+# Every Python ansible-core 2.19 runs modules on (the versions azimds ships for); 2.20 and newer
+# dropped 3.8.
+TARGET_PYTHONS = SHIPPED_VERSIONS
 
 
 # -- which ansible-core, which Pythons ------------------------------------------------------
@@ -73,15 +74,11 @@ def controller_python(bin_dir: Path) -> Path:
 @functools.lru_cache(maxsize=None)
 def controller_version(bin_dir: Path) -> str:
     """Return the version ("3.12") of the Python that runs the ansible-core of ``bin_dir``."""
-    script = "import sys; print('%d.%d' % sys.version_info[:2])"
-    done = subprocess.run(
-        [str(controller_python(bin_dir)), "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return done.stdout.strip()
+    python = controller_python(bin_dir)
+    version = version_of(str(python))
+    if version is None:
+        raise RuntimeError(f"{python} does not run")
+    return version
 
 
 def supported_targets(bin_dir: Path) -> List[str]:
@@ -131,41 +128,6 @@ def base_env(bin_dir: Path, home: Optional[Path] = None) -> Dict[str, str]:
 # -- running inside a private network namespace --------------------------------------------
 
 
-LAUNCHER = textwrap.dedent(
-    r"""
-    import json, subprocess, sys
-    from azimds.emulator import Emulator
-    from azimds.emulator.profile import default_profile, profile_from_mapping
-
-    config = json.load(open(sys.argv[1]))
-    profile = (
-        profile_from_mapping(config["profile"]) if config["profile"] else default_profile()
-    )
-    emulator = Emulator(
-        profile, host=config["host"], port=config["port"], allow_any_address=True,
-        rate_limit=config["rate_limit"],
-    )
-    with emulator as emu:
-        for fault in config["faults"]:
-            emu.add_fault(fault)
-        done = subprocess.run(
-            config["argv"], env=config["env"], cwd=config["cwd"], capture_output=True, text=True,
-            timeout=config["timeout"],
-        )
-        requests = [
-            {"path": r.path, "query": r.query, "status": r.status,
-             "headers": {k.lower(): v for k, v in r.headers.items()}}
-            for r in emu.requests
-        ]
-    json.dump(
-        {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
-         "requests": requests},
-        open(config["result"], "w"),
-    )
-    """
-)
-
-
 @dataclass
 class Run:
     """What an Ansible command did and what the emulator saw meanwhile."""
@@ -192,43 +154,37 @@ def run_in_netns(
     profile: Optional[Mapping[str, Any]] = None,
     faults: Sequence[Mapping[str, Any]] = (),
     real_address: bool = False,
-    rate_limit: Optional[bool] = None,
+    rate_limit: bool = True,
     timeout: float = 240,
-    result_dir: Optional[Path] = None,
 ) -> Run:
     """Run ``argv`` inside ``unshare -rn`` with an emulator serving in the same namespace.
 
-    The emulator listens on 127.0.0.1:8169, or on 169.254.169.254:80 when ``real_address``;
-    ``profile`` overrides the built-in VM; ``faults`` are scripted before ``argv`` starts.
-    ``argv`` runs in ``workdir``; the launcher's files go to ``result_dir`` (default workdir).
+    The emulator (``azimds emulator serve``, in a process of its own) listens on
+    127.0.0.1:8169, or on 169.254.169.254:80 when ``real_address``; ``profile`` overrides the
+    built-in VM; ``faults`` are scripted before ``argv`` starts; ``rate_limit=False`` turns
+    its rate limit off. ``argv`` runs in ``workdir``.
     """
-    result_dir = result_dir or workdir
-    config: Dict[str, Any] = {
-        "argv": list(argv),
-        "env": dict(env),
-        "cwd": str(workdir),
-        "profile": dict(profile) if profile else None,
-        "faults": [dict(f) for f in faults],
-        "host": IMDS_ADDRESS if real_address else "127.0.0.1",
-        "port": 80 if real_address else 8169,
-        "rate_limit": rate_limit,
-        "timeout": timeout,
-        "result": str(result_dir / "netns-result.json"),
-    }
-    config_path = result_dir / "netns-config.json"
-    config_path.write_text(json.dumps(config), encoding="utf-8")
-    with PrivateNetwork(imds_address=real_address) as network:
-        done = network.run(
-            [sys.executable, "-c", LAUNCHER, str(config_path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout + 60,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"the namespace launcher failed: {done.stderr}")
-    result = json.loads((result_dir / "netns-result.json").read_text(encoding="utf-8"))
-    return Run(result["returncode"], result["stdout"], result["stderr"], result["requests"])
+    if real_address:
+        serve = ["serve", "--host", IMDS_ADDRESS, "--port", "80", "--allow-address"]
+    else:
+        serve = ["serve", "--host", "127.0.0.1", "--port", "8169"]
+    serve += ["--quiet", *(f"--fault={json.dumps(dict(f))}" for f in faults)]
+    if not rate_limit:
+        serve.append("--no-rate-limit")
+    with tempfile.TemporaryDirectory() as folder, PrivateNetwork(real_address) as network:
+        if profile:
+            profile_file = Path(folder) / "profile.json"
+            profile_file.write_text(json.dumps(dict(profile)), encoding="utf-8")
+            serve += ["--profile", str(profile_file)]
+        with sandbox.EmulatorProcess(serve, network, stderr=subprocess.PIPE) as vm:
+            done = network.run(
+                argv, env=dict(env), cwd=workdir, capture_output=True, text=True, timeout=timeout
+            )
+            journal = vm.control("GET", "/azimds/requests")["requests"]
+    requests = [
+        {key: entry[key] for key in ("path", "query", "status", "headers")} for entry in journal
+    ]
+    return Run(done.returncode, done.stdout, done.stderr, requests)
 
 
 # -- playbooks --------------------------------------------------------------------------

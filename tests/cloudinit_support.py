@@ -11,18 +11,16 @@ Without the packages or namespaces the tests skip, visibly; when ``CI`` is set t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import pytest
-
 from azimds.emulator import netns
 from azimds.emulator.sandbox import NOT_AZURE_TAG
 from azimds.imds.detect import AZURE_CHASSIS_ASSET_TAG
+from ci_rule import skip_or_fail
 from cloud_init_packages import Unpacked, missing_required, unpacked
 
 TESTS = Path(__file__).resolve().parent
@@ -58,11 +56,8 @@ def unavailable() -> Optional[str]:
 def require() -> None:
     """Skip the calling test when cloud-init cannot run here; fail instead when CI is set."""
     reason = unavailable()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the cloud-init tests: {reason}")
-    pytest.skip(reason)
+    if reason is not None:
+        skip_or_fail(reason, f"CI must run the cloud-init tests: {reason}")
 
 
 def probe(release: Unpacked, scenarios: Dict[str, Dict[str, Any]], work: Path) -> Dict[str, Any]:

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-import pytest
+from ci_rule import skip_or_fail
 
 SHIPPED_VERSIONS: Tuple[str, ...] = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 
@@ -54,8 +54,8 @@ def _in_virtualenv(python: str) -> bool:
     return (Path(python).parent.parent / "pyvenv.cfg").exists()
 
 
-def _reports(python: str, version: str) -> bool:
-    """Return True when ``python`` runs and says it is ``version``."""
+def version_of(python: str) -> Optional[str]:
+    """Return the version ("3.12") ``python`` says it is, or None when it does not run."""
     try:
         done = subprocess.run(
             [python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
@@ -64,8 +64,8 @@ def _reports(python: str, version: str) -> bool:
             timeout=60,
         )
     except OSError:
-        return False
-    return done.returncode == 0 and done.stdout.strip() == version
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,7 +73,7 @@ def find_python(version: str) -> Optional[str]:
     """Return the path of a plain interpreter of ``version`` (e.g. "3.8"), or None."""
     for python in _candidates(version):
         usable = os.access(python, os.X_OK) and not _in_virtualenv(python)
-        if usable and _reports(python, version):
+        if usable and version_of(python) == version:
             return python
     return None
 
@@ -87,9 +87,7 @@ def python_or_skip(version: str) -> str:
     """Return an interpreter of ``version``; skip the test when there is none (fail under CI)."""
     python = find_python(version)
     if python is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing(version)}; CI must provide it")
-        pytest.skip(missing(version))
+        skip_or_fail(missing(version), f"{missing(version)}; CI must provide it")
     return python
 
 

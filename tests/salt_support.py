@@ -57,11 +57,12 @@ class LocalMinion:
         dmi_dir: str = sandbox.NO_DMI,
         bin_dir: Optional[Path] = None,
         extra_env: Optional[Mapping[str, str]] = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``salt-call --local ARGS`` (JSON output) in the private network."""
         env = sandbox.environment(endpoint, dmi_dir, **(extra_env or {}))
         command = salt_minion.salt_call_command(self.config, *args, bin_dir=bin_dir)
-        return self.network.run(command, env=env, capture_output=True, text=True)
+        return self.network.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
     def result(self, *args: str, **options: Any) -> Any:
         """Return the ``local`` result of ``call(*args)``; fail the test if there is none."""

@@ -35,7 +35,6 @@ def test_molecule_scenario_converges_and_verifies(tmp_path: Path) -> None:
         support.REPO,
         env,
         profile=profile,
-        result_dir=tmp_path,
     )
     assert run.returncode == 0, run.output[-6000:]
     assert "Check the Azure IMDS facts" in run.output

@@ -26,6 +26,7 @@ import pytest
 from azimds.attest.cli import register
 from azimds.emulator import sandbox
 from azimds.emulator.netns import PrivateNetwork
+from ci_rule import skip_or_fail
 from test_attest_support import REPO, USGOV_2023_NONCE
 
 pytestmark = pytest.mark.netns  # conftest.py skips these where no private network can be made
@@ -37,9 +38,7 @@ def shell_tools() -> None:
     (.ci/run installs curl)."""
     if not (shutil.which("bash") and shutil.which("curl")):
         why = "the examples need bash and curl"
-        if os.environ.get("CI"):
-            pytest.fail(f"the examples cannot run: {why}")
-        pytest.skip(why)
+        skip_or_fail(why, f"the examples cannot run: {why}")
 
 
 DOC = REPO / "docs" / "attestation.md"

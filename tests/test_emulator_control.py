@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from azimds.emulator.pytest_plugin import EmulatorFactory
+from azimds.emulator.sandbox import EmulatorProcess
 from azimds.emulator.server import Emulator
 from emulator_support import INSTANCE, FakeClock, control, request, serves_normally, statuses
 
@@ -142,6 +143,9 @@ def test_request_journal(emulator: Emulator, clock: FakeClock) -> None:
         ("GET", "/metadata/instance", 400),
     ]
     assert journal[1]["at"] - journal[0]["at"] == 2
+    assert journal[0]["query"] == {"api-version": ["2021-02-01"]} and journal[1]["query"] == {}
+    assert journal[0]["headers"]["metadata"] == "true"
+    assert "metadata" not in journal[1]["headers"]
     # The control API itself is not journaled, and the Python view agrees.
     assert [(r.path, r.status) for r in emulator.requests] == [
         ("/metadata/instance", 200),
@@ -196,3 +200,13 @@ def test_used_up_faults_leave_the_listing(emulator: Emulator, clock: FakeClock) 
     assert request(emulator.base_url, "/metadata/versions").status == 410
     clock.advance(5)
     assert control(emulator.base_url, "GET", "/azimds/faults").json()["faults"] == []
+
+
+def test_an_emulator_process_on_loopback_is_controlled_from_this_process() -> None:
+    with EmulatorProcess(["serve", "--port", "0", "--quiet"]) as vm:
+        added = vm.control("POST", "/azimds/faults", {"kind": "status", "status": 500, "times": 1})
+        assert [f["status"] for f in added["faults"]] == [500]
+        assert statuses(vm.base_url, 2) == [500, 200]
+        assert vm.instance_requests() == 2
+        with pytest.raises(RuntimeError, match="405"):
+            vm.control("DELETE", "/azimds/requests")

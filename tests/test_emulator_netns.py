@@ -27,6 +27,7 @@ from azimds.emulator.binding import BindRefused
 from azimds.emulator.netns import PrivateNetwork
 from azimds.emulator.profile import profile_from_mapping
 from azimds.emulator.server import Emulator
+from ci_rule import skip_or_fail
 from emulator_support import no_proxy_env
 
 SERVE = textwrap.dedent(
@@ -43,9 +44,10 @@ SERVE = textwrap.dedent(
 def needs_curl() -> None:
     """Skip the calling test where curl is missing (CI installs it: there, fail)."""
     if shutil.which("curl") is None:
-        if os.environ.get("CI"):
-            pytest.fail("curl is needed inside the namespace (.ci/run installs it)")
-        pytest.skip("curl is needed inside the namespace")
+        skip_or_fail(
+            "curl is needed inside the namespace",
+            "curl is needed inside the namespace (.ci/run installs it)",
+        )
 
 
 def with_this_azimds(env: Dict[str, str]) -> Dict[str, str]:

@@ -53,7 +53,14 @@ class ControlAPI:
         if path == "/azimds/requests" and method == "GET":
             records = list(vm.journal)[-JOURNAL_SHOWN:]
             shown = [
-                {"method": r.method, "path": r.path, "status": r.status, "at": r.at}
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "query": r.query,
+                    "headers": r.headers,
+                    "status": r.status,
+                    "at": r.at,
+                }
                 for r in records
             ]
             return json_response(200, {"requests": shown})

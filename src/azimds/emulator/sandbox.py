@@ -150,13 +150,18 @@ class EmulatorProcess:
             RuntimeError: the request failed (the emulator's answer is in the message).
         """
         url = (base_url or self.base_url) + path
-        argv = [sys.executable, "-m", __name__, method, url]
-        if body is not None:
-            argv.append(json.dumps(body))
-        if self.network is not None:
-            done = self.network.run(argv, capture_output=True, text=True)
-        else:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        data = None if body is None else json.dumps(body)
+        if self.network is None:  # on this machine's loopback: asked from this process
+            try:
+                status, text = _control_request(method, url, data)
+            except (OSError, http.client.HTTPException) as exc:
+                raise RuntimeError(f"control {method} {url} failed: {exc!r}") from exc
+            if status >= 300:
+                raise RuntimeError(f"control {method} {url} failed: {status} {text}")
+            return json.loads(text)
+        # Inside the private network: asked by a process there (python -m this module).
+        argv = [sys.executable, "-m", __name__, method, url, *([data] if data else [])]
+        done = self.network.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"control {method} {url} failed: {done.stdout} {done.stderr}")
         return json.loads(done.stdout)
