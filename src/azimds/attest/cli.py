@@ -12,7 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, List, Optional, TextIO
 
-from ..cli import exits, output
+from ..cli import arguments, exits, output
 from .errors import AttestError, FetchError, all_errors
 from .fetcher import DEFAULT_TIMEOUT, fetch
 from .spec import CLOUD_DOMAINS, NonceError, UnknownCloudError, utc
@@ -142,7 +142,7 @@ def register(subparsers: Any) -> None:
     )
     attest.add_argument(
         "--timeout",
-        type=float,
+        type=arguments.seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="deadline in seconds for the fetch, retries included (default: %(default)g)",

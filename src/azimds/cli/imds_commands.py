@@ -7,7 +7,6 @@ Each prints a readable table on a terminal and JSON when piped or asked (``-o js
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any, Callable, Dict, Optional, Sequence
 
@@ -15,7 +14,7 @@ from ..imds import paths, versions
 from ..imds.client import Client
 from ..imds.detect import detect
 from ..imds.errors import AzimdsError
-from . import exits, output
+from . import arguments, exits, output
 
 EPILOG = f"""\
 The endpoint is found without network traffic: --endpoint, else AZIMDS_ENDPOINT, else
@@ -69,7 +68,7 @@ def register(commands: Any) -> None:
     )
     talks.add_argument(
         "--timeout",
-        type=_seconds,
+        type=arguments.seconds,
         default=90.0,
         metavar="SECONDS",
         help="give up after this long, retries included (default: %(default)g)",
@@ -162,21 +161,6 @@ def register(commands: Any) -> None:
     )
     detect_parser.add_argument("--endpoint", metavar="URL", help="an explicit IMDS base URL")
     detect_parser.set_defaults(handler=run_detect)
-
-
-def _seconds(text: str) -> float:
-    """Return ``text`` as a positive, finite number of seconds.
-
-    Raises:
-        argparse.ArgumentTypeError: it is not one (argparse prints the message).
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
 
 
 def run_get(args: argparse.Namespace) -> int:

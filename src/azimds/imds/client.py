@@ -19,6 +19,7 @@ Standard library only, Python 3.8+: this module is shipped to managed hosts.
 from __future__ import annotations
 
 import binascii
+import math
 import os
 import threading
 import time
@@ -136,8 +137,9 @@ class Client:
     Network text in these lines and in every error is made printable (``printable.py``).
 
     Raises:
-        ValueError: the endpoint or ``api_version`` is malformed, or ``AZIMDS_DISABLE`` is
-            neither true nor false.
+        ValueError: the endpoint or ``api_version`` is malformed, ``deadline`` or a timeout
+            is not a positive, finite number of seconds, or ``AZIMDS_DISABLE`` is neither true
+            nor false.
     """
 
     def __init__(
@@ -163,6 +165,15 @@ class Client:
     ) -> None:
         if api_version is not None and not versions.is_well_formed(api_version):
             raise ValueError(f"api-version {api_version!r} is not of the form YYYY-MM-DD")
+        for name, seconds in (
+            ("deadline", deadline),
+            ("connect_timeout", connect_timeout),
+            ("read_timeout", read_timeout),
+        ):
+            if not (seconds > 0 and math.isfinite(seconds)):
+                raise ValueError(
+                    f"{name} must be a positive, finite number of seconds, not {seconds!r}"
+                )
         self.detection: Detection = detect(endpoint, environ)
         self.endpoint: Optional[Endpoint] = (
             transport.parse_endpoint(self.detection.endpoint) if self.detection.endpoint else None
