@@ -10,7 +10,8 @@ Process-wide state, on purpose and only this:
 
 * ``PROCESS_VERSIONS``: the api-version negotiated with each endpoint, so that a process asks
   only once which version an IMDS speaks.
-* ``retry.PROCESS_PACER``: spaces every client's requests to stay under IMDS's 5 per second.
+* ``retry.PROCESS_PACERS``: spaces the requests of every client of an endpoint to stay under
+  IMDS's 5 per second (IMDS counts them per VM, so each endpoint has its own pacer).
 
 Both can be replaced per client (``versions_memo=``, ``pacer=``), e.g. in tests; so can the
 function that sends a request (``send=``, default ``transport.get``).
@@ -45,7 +46,7 @@ from .errors import (
 from .paths import field_path, split_path
 from .printable import printable
 from .retry import (
-    PROCESS_PACER,
+    PROCESS_PACERS,
     Clock,
     Pacer,
     Random,
@@ -127,7 +128,8 @@ class Client:
         policy: what is retried and how long to wait.
         environ: the environment read by detection (default ``os.environ``).
         clock, sleep, random: injectable time and jitter, for tests.
-        pacer: request spacing (default: the process-wide ``PROCESS_PACER``).
+        pacer: request spacing (default: the endpoint's, in the process-wide
+            ``PROCESS_PACERS``).
         versions_memo: negotiated versions (default: the process-wide ``PROCESS_VERSIONS``).
         trace: called with one line per request sent and per version fallback (what was
             asked, the status or failure, the time taken, the request id; never a body).
@@ -190,7 +192,9 @@ class Client:
         self.clock = clock
         self.sleep = sleep
         self.random = random
-        self.pacer = PROCESS_PACER if pacer is None else pacer
+        if pacer is None:  # off Azure nothing is sent: any pacer will do
+            pacer = PROCESS_PACERS.pacer(self.endpoint.base_url if self.endpoint else "")
+        self.pacer = pacer
         self.memo = PROCESS_VERSIONS if versions_memo is None else versions_memo
         self.trace = trace
         self.progress = progress
