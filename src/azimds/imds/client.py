@@ -210,6 +210,12 @@ class Client:
             return self.pinned_version
         return self.memo.recall(self.endpoint.base_url)
 
+    @property
+    def request_version(self) -> str:
+        """Return the api-version the next request asks for: the negotiated one (pinned, or
+        remembered for this endpoint), else the newest azimds knows."""
+        return self.negotiated_version or versions.NEWEST
+
     def instance(self) -> Document:
         """Return the whole instance document, fetched with one request (plus negotiation).
 
@@ -260,7 +266,7 @@ class Client:
                 wants an index. The message lists what exists there.
         """
         segments = split_path(path)
-        problem = versions.node_problem(segments, self.negotiated_version or versions.NEWEST)
+        problem = versions.node_problem(segments, self.request_version)
         if problem is not None:
             raise NoSuchNode("/".join(segments), problem)
 
@@ -334,10 +340,6 @@ class _Call:
         self.deadline_at = deadline_at
         self.started = client.clock()
 
-    def first_version(self) -> str:
-        """Return the api-version the first request will ask for."""
-        return self.client.negotiated_version or versions.NEWEST
-
     def versioned(
         self, path: str, query: Mapping[str, str], needs: Iterable[str]
     ) -> Tuple[transport.Response, str, str]:
@@ -350,7 +352,7 @@ class _Call:
         client = self.client
         base = self.endpoint.base_url
         pinned = client.pinned_version
-        version = self.first_version()
+        version = client.request_version
         needs = tuple(needs)
         self._check_needs(version, needs, negotiated=pinned is None)
         tried: List[str] = []
