@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional
 
+from .paths import is_ascii_digits
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 Random = Callable[[], float]
@@ -150,7 +152,7 @@ def parse_retry_after(value: Optional[str], wall_now: Optional[float] = None) ->
     if not value:
         return None
     value = value.strip()
-    if _is_digits(value):
+    if is_ascii_digits(value):
         return float(value)
     when = _http_date(value)
     if when is None:
@@ -179,7 +181,7 @@ def _http_date(value: str) -> Optional[float]:
     clock = parts[4].split(":")
     numbers = [parts[1], parts[3], *clock]
     widths = [len(n) for n in numbers]  # day, year, hour, minute, second
-    if widths != [2, 4, 2, 2, 2] or not all(_is_digits(n) for n in numbers):
+    if widths != [2, 4, 2, 2, 2] or not all(is_ascii_digits(n) for n in numbers):
         return None
     day, year, hour, minute, second = (int(n) for n in numbers)
     if not (1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
@@ -187,11 +189,6 @@ def _http_date(value: str) -> Optional[float]:
     import calendar  # only here: a date in Retry-After is rare
 
     return float(calendar.timegm((year, _MONTHS[parts[2]], day, hour, minute, second)))
-
-
-def _is_digits(text: str) -> bool:
-    """Return True for ASCII digits only (``str.isdigit`` also accepts ``²`` and ``٣``)."""
-    return text.isascii() and text.isdigit()
 
 
 class Pacer:

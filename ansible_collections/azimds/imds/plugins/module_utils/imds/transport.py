@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Pro
 from .endpoint import Endpoint as Endpoint
 from .endpoint import parse_endpoint as parse_endpoint
 from .errors import ResponseTooLarge
+from .paths import is_ascii_digits
 
 _CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024  # status line and headers of one response
@@ -352,7 +353,7 @@ def _set_timeout(
 
 def _is_status(text: str) -> bool:
     """Return True for a status code: three ASCII digits (``isdigit`` alone accepts ``²``)."""
-    return len(text) == 3 and text.isascii() and text.isdigit()
+    return len(text) == 3 and is_ascii_digits(text)
 
 
 def _chunk_size(text: bytes) -> Optional[int]:
@@ -369,7 +370,7 @@ def _chunk_size(text: bytes) -> Optional[int]:
 
 def _content_length(headers: Mapping[str, str]) -> Optional[int]:
     value = headers.get("content-length", "").strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 15:
+    if not is_ascii_digits(value) or len(value) > 15:
         return None
     return int(value)
 
