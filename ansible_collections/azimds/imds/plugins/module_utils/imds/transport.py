@@ -17,18 +17,17 @@ Standard library only, Python 3.8+: this module is shipped to managed hosts.
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Protocol, Tuple
 
 from .endpoint import Endpoint as Endpoint
 from .endpoint import parse_endpoint as parse_endpoint
 from .errors import ResponseTooLarge
 from .paths import is_ascii_digits
+from .retry import Clock
 
 _CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024  # status line and headers of one response
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-Clock = Callable[[], float]
 
 
 class Response(NamedTuple):
@@ -207,7 +206,7 @@ class _Reader:
         sock: socket.socket,
         read_timeout: float,
         deadline_at: float,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.sock = sock
         self.buffer = bytearray()
