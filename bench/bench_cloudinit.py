@@ -135,10 +135,10 @@ def child(calls: int, work: Path) -> Dict[str, Any]:
 
     import azimds.imds.client
     from azimds.cloudinit.DataSourceAzureImds import DataSourceAzureImds
-    from azimds.imds.retry import Unpaced
+    from azimds.imds.retry import EndpointPacers, Unpaced
 
-    # The datasource's clients use the process-wide pacer: see the module docstring.
-    azimds.imds.client.PROCESS_PACER = Unpaced()  # type: ignore[attr-defined]
+    # The datasource's clients use the process-wide pacers: see the module docstring.
+    azimds.imds.client.PROCESS_PACERS = EndpointPacers(Unpaced)  # type: ignore[attr-defined]
     paths = helpers.Paths({"cloud_dir": str(work / "cloud"), "run_dir": str(work / "run")})
     cfg = util.get_builtin_cfg()
     cfg["datasource_list"] = ["AzureImds", "None"]

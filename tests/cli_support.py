@@ -12,7 +12,7 @@ import pytest
 import azimds.imds.client
 from azimds.cli import main
 from azimds.imds.client import VersionMemo
-from azimds.imds.retry import Unpaced
+from azimds.imds.retry import EndpointPacers, Unpaced
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in ("AZIMDS_ENDPOINT", "AZIMDS_DISABLE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AZIMDS_DMI_DIR", str(tmp_path / "no-dmi"))
-    monkeypatch.setattr(azimds.imds.client, "PROCESS_PACER", Unpaced())
+    monkeypatch.setattr(azimds.imds.client, "PROCESS_PACERS", EndpointPacers(Unpaced))
     monkeypatch.setattr(azimds.imds.client, "PROCESS_VERSIONS", VersionMemo())
     yield
 

@@ -238,6 +238,19 @@ def test_attest_off_azure_sends_nothing_and_says_so(
     assert socket_events == []
 
 
+def test_attest_with_azimds_disable_says_to_unset_it_not_to_pass_an_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    socket_events: list[tuple[str, object]],
+) -> None:
+    monkeypatch.setenv("AZIMDS_DISABLE", "1")
+    code, out, err = run(["attest", "--endpoint", "http://127.0.0.1:9"], capsys)
+    assert (code, out) == (3, "")
+    assert err.startswith("azimds: not on Azure: AZIMDS_DISABLE=1 is set. Nothing was sent.")
+    assert "unset it" in err and "--endpoint" not in err
+    assert socket_events == []
+
+
 def test_attest_prints_the_document_and_the_nonce(
     imds_stub: LoopbackServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Dict, List
 
 import pytest
 
-from azimds.cli import build_parser, exits
+from azimds.cli import build_parser, exits, main
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
@@ -59,3 +59,14 @@ def test_docs_list_the_same_codes_as_the_table() -> None:
     section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     documented = [int(code) for code in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)]
     assert documented == sorted(exits.MEANINGS)
+
+
+@pytest.mark.parametrize("command", ["get", "attest"])
+@pytest.mark.parametrize("seconds", ["-1", "0", "nan", "inf", "soon"])
+def test_a_timeout_that_is_not_positive_and_finite_is_a_usage_error(
+    command: str, seconds: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([command, "--timeout", seconds, "--endpoint", "http://127.0.0.1:9"])
+    assert caught.value.code == exits.USAGE
+    assert f"{seconds!r} is not a positive number of seconds" in capsys.readouterr().err

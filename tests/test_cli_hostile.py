@@ -321,3 +321,34 @@ def test_retrying_is_one_status_line_on_a_terminal_and_ctrl_c_exits_130(
     assert text.endswith("\r\x1b[Kazimds: interrupted\r\n")  # cleared, then the message
     assert "Traceback" not in text
     assert process.stdout is not None and process.stdout.read() == b""
+
+
+def test_a_result_after_a_retry_on_a_terminal_clears_the_status_line_first(emu: Emulator) -> None:
+    emu.add_fault({"kind": "status", "status": 500, "times": 1})
+    leader, follower = pty.openpty()  # stdout and stderr on one terminal, as in a shell
+    process = subprocess.Popen(
+        [sys.executable, "-m", "azimds", "get", "compute/zone", "--endpoint", emu.base_url],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env={"PATH": "/usr/bin:/bin", "AZIMDS_DMI_DIR": "/nonexistent"},
+    )
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if select.select([leader], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif process.poll() is not None:
+            break
+    os.close(leader)
+    assert process.wait(timeout=30) == 0
+    text = seen.decode()
+    shown = r"\razimds: retrying: attempt 2 in [01]\.\ds \([^\r\n]*\x1b\[K"  # cut to the width
+    assert re.fullmatch(shown + r"\r\x1b\[K1\r\n", text), text  # cleared, then the zone

@@ -7,7 +7,15 @@ from typing import List, Optional
 
 import pytest
 
-from azimds.imds.retry import Pacer, RetryBudget, RetryPolicy, Unpaced, parse_retry_after
+from azimds.imds.client import Client
+from azimds.imds.retry import (
+    EndpointPacers,
+    Pacer,
+    RetryBudget,
+    RetryPolicy,
+    Unpaced,
+    parse_retry_after,
+)
 from emulator_support import FakeClock
 
 
@@ -219,3 +227,19 @@ def test_pacer_is_thread_safe() -> None:
 def test_unpaced_never_waits() -> None:
     pacer = Unpaced()
     assert all(pacer.acquire(budget=0.0) for _ in range(100))
+
+
+def test_endpoint_pacers_give_each_endpoint_its_own_pacer_and_share_it() -> None:
+    pacers = EndpointPacers()
+    first = pacers.pacer("http://127.0.0.1:8169")
+    assert pacers.pacer("http://127.0.0.1:8169") is first
+    assert pacers.pacer("http://127.0.0.1:8170") is not first
+    assert isinstance(EndpointPacers(Unpaced).pacer("http://127.0.0.1:8169"), Unpaced)
+
+
+def test_clients_of_one_endpoint_share_its_pacer_by_default_and_a_given_one_wins() -> None:
+    one = Client("http://127.0.0.1:8169", environ={})
+    assert Client("http://127.0.0.1:8169/", environ={}).pacer is one.pacer  # one base URL
+    assert Client("http://127.0.0.1:8170", environ={}).pacer is not one.pacer
+    own = Pacer()
+    assert Client("http://127.0.0.1:8169", environ={}, pacer=own).pacer is own

@@ -236,3 +236,14 @@ def test_another_explicit_endpoint_is_named_not_the_imds_address() -> None:
     message = unreachable_advice("http://10.9.8.7:80", {})
     assert "Check that http://10.9.8.7:80 (endpoint http://10.9.8.7:80 was given)" in message
     assert "emulator" not in message and "169.254.169.254" not in message
+
+
+@pytest.mark.parametrize("option", ["deadline", "connect_timeout", "read_timeout"])
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), 0.0, -1.0])
+def test_a_deadline_or_timeout_that_is_not_positive_and_finite_is_refused(
+    option: str, seconds: float
+) -> None:
+    # nan would mean no deadline at all: every comparison with it is False
+    options: Dict[str, Any] = {option: seconds}
+    with pytest.raises(ValueError, match=f"{option} must be a positive, finite number"):
+        Client("http://127.0.0.1:9", environ={}, **options)

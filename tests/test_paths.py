@@ -6,7 +6,15 @@ from typing import Any, Dict, List
 
 import pytest
 
-from azimds.imds.paths import child, child_names, field_path, is_index, split_path, walk
+from azimds.imds.paths import (
+    child,
+    child_names,
+    field_path,
+    is_ascii_digits,
+    is_index,
+    split_path,
+    walk,
+)
 
 DOCUMENT: Dict[str, Any] = {
     "network": {"interface": [{"macAddress": "000D3A36DDED"}]},
@@ -38,6 +46,16 @@ def test_indices(segment: str) -> None:
 @pytest.mark.parametrize("segment", ["", "-1", "+1", "1.0", "²", "٣", "\uff15", "1234567890"])
 def test_not_indices(segment: str) -> None:
     assert not is_index(segment)
+
+
+@pytest.mark.parametrize("text", ["0", "42", "1234567890123"])
+def test_ascii_digits(text: str) -> None:
+    assert is_ascii_digits(text)
+
+
+@pytest.mark.parametrize("text", ["", " 1", "-1", "+1", "1.0", "1_000", "²", "٣", "\uff15"])
+def test_not_ascii_digits(text: str) -> None:
+    assert not is_ascii_digits(text)
 
 
 def test_child_of_an_object_and_of_a_list() -> None:

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, List, Optional, TextIO
 
-from ..cli import exits
+from ..cli import arguments, exits, output
 from .errors import AttestError, FetchError, all_errors
 from .fetcher import DEFAULT_TIMEOUT, fetch
 from .spec import CLOUD_DOMAINS, NonceError, UnknownCloudError, utc
@@ -142,7 +142,7 @@ def register(subparsers: Any) -> None:
     )
     attest.add_argument(
         "--timeout",
-        type=float,
+        type=arguments.seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="deadline in seconds for the fetch, retries included (default: %(default)g)",
@@ -170,7 +170,7 @@ def register(subparsers: Any) -> None:
 
 def run_attest(args: argparse.Namespace) -> int:
     """Fetch (and with ``--verify`` verify) a document; return the exit code."""
-    from ..imds.detect import detect
+    from ..imds.detect import detect, not_on_azure_message
     from .trust import TrustStoreError
 
     try:
@@ -178,11 +178,8 @@ def run_attest(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _usage(str(exc))
     if not detection.on_azure or not detection.endpoint:
-        print(
-            f"azimds: not on Azure: {detection.reason}. Nothing was sent. Pass --endpoint "
-            "URL (e.g. http://127.0.0.1:8169 for the emulator) to talk to an IMDS elsewhere.",
-            file=sys.stderr,
-        )
+        disabled = detection.source == "disabled"
+        output.say(not_on_azure_message(detection.reason, disabled, "pass --endpoint URL"))
         return EXIT_NOT_ON_AZURE
     # An endpoint the user named (an emulator) may serve the intermediate of its own chain; the
     # chain must still end at a trusted root. A detected IMDS serves no certificates.

@@ -7,7 +7,6 @@ Each prints a readable table on a terminal and JSON when piped or asked (``-o js
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any, Callable, Dict, Optional, Sequence
 
@@ -15,7 +14,7 @@ from ..imds import paths, versions
 from ..imds.client import Client
 from ..imds.detect import detect
 from ..imds.errors import AzimdsError
-from . import exits, output
+from . import arguments, exits, output
 
 EPILOG = f"""\
 The endpoint is found without network traffic: --endpoint, else AZIMDS_ENDPOINT, else
@@ -69,7 +68,7 @@ def register(commands: Any) -> None:
     )
     talks.add_argument(
         "--timeout",
-        type=_seconds,
+        type=arguments.seconds,
         default=90.0,
         metavar="SECONDS",
         help="give up after this long, retries included (default: %(default)g)",
@@ -164,28 +163,13 @@ def register(commands: Any) -> None:
     detect_parser.set_defaults(handler=run_detect)
 
 
-def _seconds(text: str) -> float:
-    """Return ``text`` as a positive, finite number of seconds.
-
-    Raises:
-        argparse.ArgumentTypeError: it is not one (argparse prints the message).
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
-
-
 def run_get(args: argparse.Namespace) -> int:
     """``azimds get [PATH]``: print a node as IMDS serves it; return the exit code."""
 
-    def work(status: output.StatusLine) -> int:
+    def work() -> int:
         segments = paths.split_path(args.path)
         needs = [paths.field_path(segments)] if segments else []
-        client = _client(args, status, api_version=args.api_version, needs=needs)
+        client = _client(args, api_version=args.api_version, needs=needs)
         client.check_path(args.path)
         if args.format is not None or not segments:
             node = client.get(args.path, format=args.format or "json")
@@ -197,7 +181,6 @@ def run_get(args: argparse.Namespace) -> int:
         parent = client.get("/".join(segments[:-1]), format="json")
         found, value = paths.child(parent.value, segments[-1])
         if not found:
-            status.clear()
             where = "/".join(segments[:-1]) or "the instance document"
             names = paths.child_names(parent.value)
             output.say(
@@ -224,12 +207,11 @@ def _write_node(value: Any, as_text: bool) -> None:
 def run_facts(args: argparse.Namespace) -> int:
     """``azimds facts``: print the normalized facts in a tool's shape; return the exit code."""
 
-    def work(status: output.StatusLine) -> int:
+    def work() -> int:
         from ..facts import model, shapes
 
-        document = _client(args, status).instance()
+        document = _client(args).instance()
         instance = model.normalize(document.data, document.api_version)
-        status.clear()
         for warning in instance.warnings:
             output.warn(warning)
         shaper: Dict[str, Callable[[model.Instance], Dict[str, Any]]] = {
@@ -250,12 +232,11 @@ def run_facts(args: argparse.Namespace) -> int:
 def run_tags(args: argparse.Namespace) -> int:
     """``azimds tags``: print the VM's tags; return the exit code."""
 
-    def work(status: output.StatusLine) -> int:
+    def work() -> int:
         from ..facts import model
 
-        document = _client(args, status).instance()
+        document = _client(args).instance()
         instance = model.normalize(document.data, document.api_version)
-        status.clear()
         for warning in instance.warnings:
             output.warn(warning)
         tags = instance.tags or {}
@@ -274,10 +255,9 @@ def run_tags(args: argparse.Namespace) -> int:
 def run_versions(args: argparse.Namespace) -> int:
     """``azimds versions``: list the api-versions on offer; return the exit code."""
 
-    def work(status: output.StatusLine) -> int:
-        offered = _client(args, status).versions()
+    def work() -> int:
+        offered = _client(args).versions()
         chosen = versions.newest_common(offered)
-        status.clear()
         if _wants_json(args):
             output.write_json(
                 {"offered": offered, "used": chosen, "azimds_newest": versions.NEWEST}
@@ -299,7 +279,7 @@ def run_versions(args: argparse.Namespace) -> int:
 def run_detect(args: argparse.Namespace) -> int:
     """``azimds detect``: say whether and where azimds would talk to IMDS; sends nothing."""
 
-    def work(status: output.StatusLine) -> int:
+    def work() -> int:
         found = detect(args.endpoint)
         if _wants_json(args):
             output.write_json(found._asdict())
@@ -321,7 +301,6 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def _client(
     args: argparse.Namespace,
-    status: output.StatusLine,
     api_version: Optional[str] = None,
     needs: Sequence[str] = (),
 ) -> Client:
@@ -332,25 +311,22 @@ def _client(
         needs=needs,
         deadline=args.timeout,
         trace=output.say if args.verbose else None,
-        progress=None if args.verbose else (lambda line: status.show(f"retrying: {line}")),
+        progress=None if args.verbose else (lambda line: output.STATUS.show(f"retrying: {line}")),
     )
 
 
-def _guarded(work: Callable[[output.StatusLine], int]) -> int:
+def _guarded(work: Callable[[], int]) -> int:
     """Run ``work``; turn azimds errors into a message on stderr and their exit code."""
-    status = output.StatusLine()
     try:
-        return work(status)
+        return work()
     except AzimdsError as exc:
-        status.clear()
         output.say(str(exc))
         return exits.of_error(exc)
     except ValueError as exc:  # a malformed endpoint, api-version or AZIMDS_DISABLE
-        status.clear()
         output.say(str(exc))
         return exits.USAGE
-    finally:
-        status.clear()
+    finally:  # a status line that nothing was printed after goes too
+        output.STATUS.clear()
 
 
 def _wants_json(args: argparse.Namespace) -> bool:

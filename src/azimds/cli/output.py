@@ -3,6 +3,8 @@
 Values, error texts and headers come from the network; ``printable`` (azimds/imds/printable.py)
 keeps their control characters off the terminal. JSON is written as strict JSON, with such
 characters escaped so that the value is unchanged. A failed write raises ``OutputFailed``.
+Whatever is written clears the status line (``STATUS``) first, so that no output ever lands
+after a "retrying" line on a terminal.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ class OutputFailed(Exception):
 
 
 def say(message: str) -> None:
-    """Write ``azimds: message`` on stderr, on one line."""
+    """Write ``azimds: message`` on stderr, on one line (after clearing the status line)."""
+    STATUS.clear()
     sys.stderr.write(f"{PROGRAM}: {printable(message)}\n")
 
 
@@ -32,12 +35,13 @@ def warn(message: str) -> None:
 
 
 def emit(text: str) -> None:
-    """Write ``text`` (already printable) on stdout.
+    """Write ``text`` (already printable) on stdout, after clearing the status line.
 
     Raises:
         BrokenPipeError: the reader went away.
         OutputFailed: any other failure to write.
     """
+    STATUS.clear()
     try:
         sys.stdout.write(text)
     except BrokenPipeError:
@@ -118,30 +122,35 @@ def _shown(value: Any) -> str:
 class StatusLine:
     """One line of status on a terminal's stderr, rewritten in place, cleared when done.
 
-    On anything but a terminal it writes nothing: logs and pipes get no progress noise.
+    On anything but a terminal it writes nothing: logs and pipes get no progress noise. The
+    stream is the current ``sys.stderr`` unless one is given.
     """
 
     def __init__(self, stream: Optional[TextIO] = None) -> None:
-        self.stream = sys.stderr if stream is None else stream
-        self.enabled = self.stream.isatty()
-        self.shown = False
+        self._stream = stream
+        self.shown_on: Optional[TextIO] = None  # the stream the line is shown on, if any
 
     def show(self, text: str) -> None:
         """Replace the status line with ``azimds: text`` (cut to the terminal's width)."""
-        if not self.enabled:
+        stream = sys.stderr if self._stream is None else self._stream
+        if not stream.isatty():
             return
         try:
-            width = os.get_terminal_size(self.stream.fileno()).columns or 80  # 0: not known
+            width = os.get_terminal_size(stream.fileno()).columns or 80  # 0: not known
         except OSError:
             width = 80
         line = f"{PROGRAM}: {printable(text)}"[: max(width - 1, 20)]
-        self.stream.write(f"\r{line}\x1b[K")  # ESC[K: erase the rest of the line
-        self.stream.flush()
-        self.shown = True
+        stream.write(f"\r{line}\x1b[K")  # ESC[K: erase the rest of the line
+        stream.flush()
+        self.shown_on = stream
 
     def clear(self) -> None:
         """Erase the status line, if one is shown."""
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.shown = False
+        stream, self.shown_on = self.shown_on, None
+        if stream is not None:
+            stream.write("\r\x1b[K")
+            stream.flush()
+
+
+# The status line of the command: ``say`` and ``emit`` clear it before they write.
+STATUS = StatusLine()

@@ -17,7 +17,7 @@ import socket
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..imds.errors import MalformedDocument
-from ..imds.paths import element_at, key_path
+from ..imds.paths import element_at, is_ascii_digits, key_path
 from . import tags as tag_parser
 from .model import (
     DataDisk,
@@ -307,7 +307,7 @@ def _cidr(subnet: _Node, version: int) -> Optional[str]:
     ):
         problem = f"must be an IPv{version} network, found {address!r}"
         raise MalformedDocument(subnet.where("address"), problem)
-    valid_prefix = prefix is not None and prefix.isascii() and prefix.isdigit()
+    valid_prefix = prefix is not None and is_ascii_digits(prefix)
     if packed is None or not valid_prefix or int(prefix or 0) > bits:
         raise MalformedDocument(
             subnet.path,
@@ -367,7 +367,7 @@ class _Node:
         value = self.data.get(key)
         if isinstance(value, str):  # IMDS serves numbers as strings
             digits = value[1:] if value.startswith("-") else value
-            if 0 < len(digits) <= MAX_DIGITS and digits.isascii() and digits.isdigit():
+            if len(digits) <= MAX_DIGITS and is_ascii_digits(digits):
                 return int(value)
             if value == "":
                 return None

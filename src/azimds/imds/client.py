@@ -8,7 +8,8 @@ Process-wide state, on purpose and only this:
 
 * ``PROCESS_VERSIONS``: the api-version negotiated with each endpoint, so that a process asks
   only once which version an IMDS speaks.
-* ``retry.PROCESS_PACER``: spaces every client's requests to stay under IMDS's 5 per second.
+* ``retry.PROCESS_PACERS``: spaces the requests of every client of an endpoint to stay under
+  IMDS's 5 per second (IMDS counts them per VM, so each endpoint has its own pacer).
 
 Both can be replaced per client (``versions_memo=``, ``pacer=``), e.g. in tests; so can the
 function that sends a request (``send=``, default ``transport.get``).
@@ -19,6 +20,7 @@ Standard library only, Python 3.8+: this module is shipped to managed hosts.
 from __future__ import annotations
 
 import binascii
+import math
 import os
 import threading
 import time
@@ -42,7 +44,7 @@ from .errors import (
 from .paths import field_path, split_path
 from .printable import printable
 from .retry import (
-    PROCESS_PACER,
+    PROCESS_PACERS,
     Clock,
     Pacer,
     Random,
@@ -124,7 +126,8 @@ class Client:
         policy: what is retried and how long to wait.
         environ: the environment read by detection (default ``os.environ``).
         clock, sleep, random: injectable time and jitter, for tests.
-        pacer: request spacing (default: the process-wide ``PROCESS_PACER``).
+        pacer: request spacing (default: the endpoint's, in the process-wide
+            ``PROCESS_PACERS``).
         versions_memo: negotiated versions (default: the process-wide ``PROCESS_VERSIONS``).
         trace: called with one line per request sent and per version fallback (what was
             asked, the status or failure, the time taken, the request id; never a body).
@@ -136,8 +139,9 @@ class Client:
     Network text in these lines and in every error is made printable (``printable.py``).
 
     Raises:
-        ValueError: the endpoint or ``api_version`` is malformed, or ``AZIMDS_DISABLE`` is
-            neither true nor false.
+        ValueError: the endpoint or ``api_version`` is malformed, ``deadline`` or a timeout
+            is not a positive, finite number of seconds, or ``AZIMDS_DISABLE`` is neither true
+            nor false.
     """
 
     def __init__(
@@ -163,6 +167,15 @@ class Client:
     ) -> None:
         if api_version is not None and not versions.is_well_formed(api_version):
             raise ValueError(f"api-version {api_version!r} is not of the form YYYY-MM-DD")
+        for name, seconds in (
+            ("deadline", deadline),
+            ("connect_timeout", connect_timeout),
+            ("read_timeout", read_timeout),
+        ):
+            if not (seconds > 0 and math.isfinite(seconds)):
+                raise ValueError(
+                    f"{name} must be a positive, finite number of seconds, not {seconds!r}"
+                )
         self.detection: Detection = detect(endpoint, environ)
         self.endpoint: Optional[Endpoint] = (
             transport.parse_endpoint(self.detection.endpoint) if self.detection.endpoint else None
@@ -177,7 +190,9 @@ class Client:
         self.clock = clock
         self.sleep = sleep
         self.random = random
-        self.pacer = PROCESS_PACER if pacer is None else pacer
+        if pacer is None:  # off Azure nothing is sent: any pacer will do
+            pacer = PROCESS_PACERS.pacer(self.endpoint.base_url if self.endpoint else "")
+        self.pacer = pacer
         self.memo = PROCESS_VERSIONS if versions_memo is None else versions_memo
         self.trace = trace
         self.progress = progress
@@ -194,6 +209,12 @@ class Client:
         if self.pinned_version or self.endpoint is None:
             return self.pinned_version
         return self.memo.recall(self.endpoint.base_url)
+
+    @property
+    def request_version(self) -> str:
+        """Return the api-version the next request asks for: the negotiated one (pinned, or
+        remembered for this endpoint), else the newest azimds knows."""
+        return self.negotiated_version or versions.NEWEST
 
     def instance(self) -> Document:
         """Return the whole instance document, fetched with one request (plus negotiation).
@@ -245,7 +266,7 @@ class Client:
                 wants an index. The message lists what exists there.
         """
         segments = split_path(path)
-        problem = versions.node_problem(segments, self.negotiated_version or versions.NEWEST)
+        problem = versions.node_problem(segments, self.request_version)
         if problem is not None:
             raise NoSuchNode("/".join(segments), problem)
 
@@ -319,10 +340,6 @@ class _Call:
         self.deadline_at = deadline_at
         self.started = client.clock()
 
-    def first_version(self) -> str:
-        """Return the api-version the first request will ask for."""
-        return self.client.negotiated_version or versions.NEWEST
-
     def versioned(
         self, path: str, query: Mapping[str, str], needs: Iterable[str]
     ) -> Tuple[transport.Response, str, str]:
@@ -335,7 +352,7 @@ class _Call:
         client = self.client
         base = self.endpoint.base_url
         pinned = client.pinned_version
-        version = self.first_version()
+        version = client.request_version
         needs = tuple(needs)
         self._check_needs(version, needs, negotiated=pinned is None)
         tried: List[str] = []

@@ -95,12 +95,15 @@ def detect(
     return Detection(False, None, "none", reason)
 
 
-def not_on_azure_message(reason: str, disabled: bool = False) -> str:
+def not_on_azure_message(
+    reason: str, disabled: bool = False, pass_endpoint: str = "pass an endpoint"
+) -> str:
     """Return what to tell a person when detection says not to talk to IMDS: ``reason`` (a
     Detection's), that nothing was sent, and how to talk to an IMDS anyway.
 
     ``disabled`` is True when ``AZIMDS_DISABLE`` decided (source "disabled"): then no endpoint
-    helps, and the advice is to unset it.
+    helps, and the advice is to unset it. ``pass_endpoint`` says how the caller's user gives
+    an endpoint, e.g. "pass --endpoint URL" for a command line.
     """
     if disabled:
         advice = (
@@ -109,7 +112,7 @@ def not_on_azure_message(reason: str, disabled: bool = False) -> str:
         )
     else:
         advice = (
-            "To talk to an IMDS anyway (an emulator, say), pass an endpoint or set "
+            f"To talk to an IMDS anyway (an emulator, say), {pass_endpoint} or set "
             "AZIMDS_ENDPOINT=http://HOST:PORT."
         )
     return f"not on Azure: {reason}. Nothing was sent. {advice}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Tuple
 
+from .paths import is_ascii_digits
+
 LOOPBACK_NAMES = ("localhost", "::1")
 
 
@@ -25,7 +27,7 @@ class Endpoint(NamedTuple):
     def is_loopback(self) -> bool:
         """Return True for this machine's own addresses (127.0.0.0/8, ::1, localhost)."""
         parts = self.host.split(".")
-        dotted = len(parts) == 4 and all(p.isascii() and p.isdigit() for p in parts)
+        dotted = len(parts) == 4 and all(is_ascii_digits(p) for p in parts)
         return self.host in LOOPBACK_NAMES or (dotted and parts[0] == "127")
 
 
@@ -63,6 +65,6 @@ def _host_and_port(authority: str) -> Tuple[str, int]:
     if not rest:
         return host, 80
     digits = rest[1:]
-    if rest[0] != ":" or not (digits.isascii() and digits.isdigit()) or len(digits) > 5:
+    if rest[0] != ":" or not is_ascii_digits(digits) or len(digits) > 5:
         return "", -1
     return host, int(digits)

@@ -33,12 +33,17 @@ def split_path(path: str) -> List[str]:
     return segments
 
 
-def is_index(segment: str) -> bool:
-    """Return True when ``segment`` can number an array element: 1 to 9 ASCII digits.
+def is_ascii_digits(text: str) -> bool:
+    """Return True when ``text`` is one or more ASCII digits, 0 to 9.
 
     ``str.isdigit`` alone would accept a superscript two or an Arabic-Indic zero.
     """
-    return 0 < len(segment) <= MAX_INDEX_DIGITS and segment.isascii() and segment.isdigit()
+    return text.isascii() and text.isdigit()
+
+
+def is_index(segment: str) -> bool:
+    """Return True when ``segment`` can number an array element: 1 to 9 ASCII digits."""
+    return len(segment) <= MAX_INDEX_DIGITS and is_ascii_digits(segment)
 
 
 def key_path(parent: str, key: str) -> str:

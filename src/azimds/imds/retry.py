@@ -1,9 +1,10 @@
 """When to try a request to IMDS again, how long to wait, and how fast to send at all.
 
 ``RetryPolicy`` is the rule (what Microsoft says to retry, exponential backoff with jitter,
-``Retry-After``); ``RetryBudget`` applies it to one call with its deadline; ``Pacer`` keeps a
-process under IMDS's limit of 5 requests per second. Clocks, sleeps and randomness are
-injectable so that tests can run minutes of retrying in virtual time.
+``Retry-After``); ``RetryBudget`` applies it to one call with its deadline; ``Pacer`` keeps the
+requests to one IMDS under its limit of 5 per second (``EndpointPacers``: one per endpoint).
+Clocks, sleeps and randomness are injectable so that tests can run minutes of retrying in
+virtual time.
 
 Standard library only, Python 3.8+: this module is shipped to managed hosts.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
+
+from .paths import is_ascii_digits
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -147,7 +150,7 @@ def parse_retry_after(value: Optional[str], wall_now: Optional[float] = None) ->
     if not value:
         return None
     value = value.strip()
-    if _is_digits(value):
+    if is_ascii_digits(value):
         return float(value)
     when = _http_date(value)
     if when is None:
@@ -176,7 +179,7 @@ def _http_date(value: str) -> Optional[float]:
     clock = parts[4].split(":")
     numbers = [parts[1], parts[3], *clock]
     widths = [len(n) for n in numbers]  # day, year, hour, minute, second
-    if widths != [2, 4, 2, 2, 2] or not all(_is_digits(n) for n in numbers):
+    if widths != [2, 4, 2, 2, 2] or not all(is_ascii_digits(n) for n in numbers):
         return None
     day, year, hour, minute, second = (int(n) for n in numbers)
     if not (1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
@@ -186,16 +189,12 @@ def _http_date(value: str) -> Optional[float]:
     return float(calendar.timegm((year, _MONTHS[parts[2]], day, hour, minute, second)))
 
 
-def _is_digits(text: str) -> bool:
-    """Return True for ASCII digits only (``str.isdigit`` also accepts ``²`` and ``٣``)."""
-    return text.isascii() and text.isdigit()
-
-
 class Pacer:
     """Spaces requests so that at most ``rate`` start in any window of ``per`` seconds.
 
     IMDS answers 429 to more than 5 requests per second per VM; a pacer keeps azimds below that
-    so it is never the cause. ``PROCESS_PACER`` below is the one every client shares by default.
+    so it is never the cause. ``PROCESS_PACERS`` below holds the one each endpoint's clients
+    share by default.
     Thread-safe.
 
     Args:
@@ -256,9 +255,30 @@ class Unpaced(Pacer):
         return True
 
 
-# The process-wide pacer. IMDS counts requests per VM, so every client in this process shares
-# it unless given its own (tests with a virtual clock, or an emulator without a rate limit).
-PROCESS_PACER = Pacer()
+class EndpointPacers:
+    """One pacer per endpoint (base URL), made by ``make`` on first use. Thread-safe.
+
+    IMDS counts requests per VM: the clients of one endpoint share its pacer, and clients of
+    different endpoints (an inventory of many VMs) do not slow each other down.
+    """
+
+    def __init__(self, make: Callable[[], Pacer] = Pacer) -> None:
+        self.make = make
+        self._pacers: Dict[str, Pacer] = {}
+        self._lock = threading.Lock()
+
+    def pacer(self, endpoint: str) -> Pacer:
+        """Return the pacer of ``endpoint``, made now if it has none yet."""
+        with self._lock:
+            found = self._pacers.get(endpoint)
+            if found is None:
+                found = self._pacers[endpoint] = self.make()
+            return found
+
+
+# The pacers of this process, one per endpoint, shared by every client that is not given its own
+# (tests with a virtual clock, or an emulator without a rate limit).
+PROCESS_PACERS = EndpointPacers()
 
 
 def default_random() -> float:

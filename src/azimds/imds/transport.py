@@ -15,17 +15,17 @@ Standard library only, Python 3.8+: this module is shipped to managed hosts.
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Protocol, Tuple
 
 from .endpoint import Endpoint as Endpoint
 from .endpoint import parse_endpoint as parse_endpoint
 from .errors import ResponseTooLarge
+from .paths import is_ascii_digits
+from .retry import Clock
 
 _CHUNK = 64 * 1024
 _MAX_HEAD = 64 * 1024  # status line and headers of one response
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-Clock = Callable[[], float]
 
 
 class Response(NamedTuple):
@@ -204,7 +204,7 @@ class _Reader:
         sock: socket.socket,
         read_timeout: float,
         deadline_at: float,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.sock = sock
         self.buffer = bytearray()
@@ -350,7 +350,7 @@ def _set_timeout(
 
 def _is_status(text: str) -> bool:
     """Return True for a status code: three ASCII digits (``isdigit`` alone accepts ``²``)."""
-    return len(text) == 3 and text.isascii() and text.isdigit()
+    return len(text) == 3 and is_ascii_digits(text)
 
 
 def _chunk_size(text: bytes) -> Optional[int]:
@@ -367,7 +367,7 @@ def _chunk_size(text: bytes) -> Optional[int]:
 
 def _content_length(headers: Mapping[str, str]) -> Optional[int]:
     value = headers.get("content-length", "").strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 15:
+    if not is_ascii_digits(value) or len(value) > 15:
         return None
     return int(value)
 

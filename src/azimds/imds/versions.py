@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .paths import element_path, is_index, key_path
+from .paths import element_path, is_ascii_digits, is_index, key_path
 
 # Every api-version of /metadata/instance, oldest first.
 INSTANCE_VERSIONS: Tuple[str, ...] = (
@@ -209,11 +209,7 @@ def is_known(version: str) -> bool:
 def is_well_formed(version: str) -> bool:
     """Return True when ``version`` has the form of an api-version: YYYY-MM-DD in ASCII digits."""
     parts = version.split("-")
-    return (
-        version.isascii()
-        and [len(part) for part in parts] == [4, 2, 2]
-        and all(part.isdigit() for part in parts)
-    )
+    return [len(part) for part in parts] == [4, 2, 2] and all(map(is_ascii_digits, parts))
 
 
 def newest_common(

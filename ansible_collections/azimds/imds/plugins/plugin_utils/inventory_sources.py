@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.azimds.imds.plugins.module_utils.imds import body, versions
 from ansible_collections.azimds.imds.plugins.module_utils.imds.client import Client
 from ansible_collections.azimds.imds.plugins.module_utils.imds.errors import AzimdsError
-from ansible_collections.azimds.imds.plugins.module_utils.imds.retry import Pacer
 
 FACTS_KEY = "azure_imds"
 DOCUMENT_SUFFIXES = (".json",)
@@ -229,13 +228,12 @@ def fetch_endpoints(targets, timeout, concurrency):
     At most ``concurrency`` fetches are in flight; each has ``timeout`` seconds, retries
     included. Entries come back in the order of ``targets``.
     """
-    pacers = {target[0]: Pacer() for target in targets}  # IMDS limits each VM, so each URL is paced alone
     workers = max(1, min(concurrency, len(targets)))
 
     def fetch(target):
         url, name = target
         try:
-            document = Client(url, deadline=timeout, pacer=pacers[url]).instance()
+            document = Client(url, deadline=timeout).instance()
         except (AzimdsError, ValueError) as exc:
             return None, (url, one_line(exc))
         return {"source": url, "name": name, "document": document.data,
